@@ -1,0 +1,368 @@
+"""SQLite storage for everything a person enters or a run produces.
+
+WAL mode, one short transaction per user action (BEGIN IMMEDIATE, so writers queue instead of failing),
+schema versioned by `PRAGMA user_version` with forward-only migrations, and a backup/export API.
+Each write accepts an optional `client_token`: the same token written twice is stored once, so a retried
+action (a double click, a browser reconnect) never duplicates a label or a vote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.paths import database_path
+
+LABEL_VALUES = ("false_negative", "true_negative", "unsure")
+VOTE_VALUES = ("a", "b", "tie")
+
+# Forward-only migrations: index i brings the schema from version i to i + 1. Never edit a released one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        query_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        label TEXT NOT NULL CHECK (label IN ('false_negative', 'true_negative', 'unsure')),
+        annotator TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        retracted_at REAL,
+        client_token TEXT UNIQUE
+    );
+    CREATE INDEX labels_pair ON labels(dataset, query_id, doc_id);
+    CREATE TABLE votes (
+        id INTEGER PRIMARY KEY,
+        experiment TEXT NOT NULL,
+        item_a TEXT NOT NULL,
+        item_b TEXT NOT NULL,
+        method_a TEXT NOT NULL,
+        method_b TEXT NOT NULL,
+        winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie')),
+        voter TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        client_token TEXT UNIQUE
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        result_json TEXT NOT NULL DEFAULT '{}',
+        artifact_path TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX runs_kind ON runs(kind, created_at);
+    CREATE TABLE run_items (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        item_key TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (run_id, item_key)
+    );
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        label TEXT NOT NULL,
+        annotator TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        client_token TEXT UNIQUE
+    );
+    CREATE INDEX corrections_item ON corrections(run_id, item_key);
+    CREATE TABLE kv_cache (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (namespace, key)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(ValueError):
+    """A write was refused (bad value); nothing was written."""
+
+
+def _clean_text(value: Any, field: str, *, max_len: int = 10_000, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise StoreError(f"{field} must be text, got {type(value).__name__}")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise StoreError(f"{field} must not be empty")
+    if len(value) > max_len:
+        raise StoreError(f"{field} is too long ({len(value)} characters, at most {max_len})")
+    if "\x00" in value:
+        raise StoreError(f"{field} contains a NUL character")
+    return value
+
+
+class Store:
+    """One SQLite database file. Safe to share between threads (one connection per thread) and processes."""
+
+    def __init__(self, path: Path | str | None = None, *, timeout_s: float = 30.0):
+        self.path = Path(path) if path is not None else database_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections and transactions ------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a power cut, not just a crash
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema version {version}, newer than this app's "
+                                 f"{SCHEMA_VERSION}; update the app instead of downgrading the data")
+            for i in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={i + 1}")
+
+    def schema_version(self) -> int:
+        return self._connect().execute("PRAGMA user_version").fetchone()[0]
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        return [dict(r) for r in self._connect().execute(sql, params).fetchall()]
+
+    # -- labels (retrieval false-negative annotation) ------------------------------------------------
+    def add_label(self, dataset: str, query_id: str, doc_id: str, label: str, annotator: str,
+                  note: str = "", client_token: str | None = None) -> int:
+        """Store one judgement at once; returns its row id (the existing id for a repeated client_token)."""
+        if label not in LABEL_VALUES:
+            raise StoreError(f"label must be one of {', '.join(LABEL_VALUES)}, got {label!r}")
+        dataset = _clean_text(dataset, "dataset", max_len=200)
+        query_id = _clean_text(query_id, "query id", max_len=500)
+        doc_id = _clean_text(doc_id, "document id", max_len=500)
+        annotator = _clean_text(annotator, "annotator name", max_len=100)
+        note = _clean_text(note, "note", allow_empty=True)
+        token = client_token or uuid.uuid4().hex
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM labels WHERE client_token = ?", (token,)).fetchone()
+            if row:
+                return int(row[0])
+            cur = conn.execute(
+                "INSERT INTO labels (dataset, query_id, doc_id, label, annotator, note, created_at, client_token)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dataset, query_id, doc_id, label, annotator, note, time.time(), token))
+            return int(cur.lastrowid)
+
+    def undo_last_label(self, dataset: str, annotator: str) -> dict | None:
+        """Retract the annotator's most recent live label in a dataset; returns it, or None."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM labels WHERE dataset = ? AND annotator = ? AND retracted_at IS NULL"
+                " ORDER BY id DESC LIMIT 1", (dataset, annotator)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE labels SET retracted_at = ? WHERE id = ?", (time.time(), row["id"]))
+            return dict(row)
+
+    def current_labels(self, dataset: str | None = None) -> list[dict]:
+        """The latest live label per (dataset, query, doc, annotator)."""
+        sql = ("SELECT l.* FROM labels l JOIN (SELECT MAX(id) AS id FROM labels WHERE retracted_at IS NULL"
+               " {where} GROUP BY dataset, query_id, doc_id, annotator) m ON l.id = m.id ORDER BY l.id")
+        if dataset is None:
+            return self.query(sql.format(where=""))
+        return self.query(sql.format(where="AND dataset = ?"), (dataset,))
+
+    # -- votes (blind A/B image preference) ----------------------------------------------------------------
+    def add_vote(self, experiment: str, item_a: str, item_b: str, method_a: str, method_b: str,
+                 winner: str, voter: str, client_token: str | None = None) -> int:
+        if winner not in VOTE_VALUES:
+            raise StoreError(f"winner must be one of {', '.join(VOTE_VALUES)}, got {winner!r}")
+        fields = [_clean_text(v, n, max_len=500) for v, n in
+                  ((experiment, "experiment"), (item_a, "item a"), (item_b, "item b"),
+                   (method_a, "method a"), (method_b, "method b"), (voter, "voter name"))]
+        token = client_token or uuid.uuid4().hex
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM votes WHERE client_token = ?", (token,)).fetchone()
+            if row:
+                return int(row[0])
+            cur = conn.execute(
+                "INSERT INTO votes (experiment, item_a, item_b, method_a, method_b, winner, voter, created_at,"
+                " client_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*fields[:5], winner, fields[5],
+                                                                      time.time(), token))
+            return int(cur.lastrowid)
+
+    def votes(self, experiment: str | None = None) -> list[dict]:
+        if experiment is None:
+            return self.query("SELECT * FROM votes ORDER BY id")
+        return self.query("SELECT * FROM votes WHERE experiment = ? ORDER BY id", (experiment,))
+
+    # -- runs ----------------------------------------------------------------------------------------------
+    def start_run(self, kind: str, config: dict, run_id: str | None = None) -> str:
+        run_id = run_id or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO runs (id, kind, config_json, status, created_at) VALUES (?, ?, ?, ?, ?)",
+                         (run_id, _clean_text(kind, "run kind", max_len=100), json.dumps(config), "running",
+                          time.time()))
+        return run_id
+
+    def add_run_item(self, run_id: str, item_key: str, payload: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO run_items (run_id, item_key, payload_json, created_at)"
+                         " VALUES (?, ?, ?, ?)", (run_id, item_key, json.dumps(payload), time.time()))
+
+    def finish_run(self, run_id: str, result: dict | None = None, *, failed: bool = False,
+                   artifact_path: str = "") -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = ?, result_json = ?, artifact_path = ?, finished_at = ?"
+                         " WHERE id = ?", ("failed" if failed else "done", json.dumps(result or {}),
+                                           artifact_path, time.time(), run_id))
+
+    def runs(self, kind: str | None = None, status: str | None = "done") -> list[dict]:
+        sql, params = "SELECT * FROM runs WHERE 1=1", []
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        rows = self.query(sql + " ORDER BY created_at DESC", tuple(params))
+        for r in rows:
+            r["config"] = json.loads(r.pop("config_json"))
+            r["result"] = json.loads(r.pop("result_json"))
+        return rows
+
+    def run_items(self, run_id: str) -> list[dict]:
+        rows = self.query("SELECT item_key, payload_json FROM run_items WHERE run_id = ? ORDER BY id", (run_id,))
+        return [{"item_key": r["item_key"], **json.loads(r["payload_json"])} for r in rows]
+
+    # -- corrections (a person overriding an automatic label, e.g. refusal detection) --------------------
+    def add_correction(self, run_id: str, item_key: str, label: str, annotator: str, note: str = "",
+                       client_token: str | None = None) -> int:
+        label = _clean_text(label, "label", max_len=100)
+        annotator = _clean_text(annotator, "annotator name", max_len=100)
+        note = _clean_text(note, "note", allow_empty=True)
+        token = client_token or uuid.uuid4().hex
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM corrections WHERE client_token = ?", (token,)).fetchone()
+            if row:
+                return int(row[0])
+            cur = conn.execute("INSERT INTO corrections (run_id, item_key, label, annotator, note, created_at,"
+                               " client_token) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (run_id, item_key, label, annotator, note, time.time(), token))
+            return int(cur.lastrowid)
+
+    def corrections(self, run_id: str) -> dict[str, dict]:
+        """Latest correction per item of a run."""
+        rows = self.query("SELECT * FROM corrections WHERE run_id = ? ORDER BY id", (run_id,))
+        return {r["item_key"]: r for r in rows}
+
+    # -- a small key/value cache for computed results (e.g. LM scores) --------------------------------
+    def cache_get(self, namespace: str, key: str) -> Any | None:
+        row = self._connect().execute("SELECT value_json FROM kv_cache WHERE namespace = ? AND key = ?",
+                                      (namespace, key)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def cache_get_many(self, namespace: str, keys: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        conn = self._connect()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for k, v in conn.execute(f"SELECT key, value_json FROM kv_cache WHERE namespace = ? AND key IN ({marks})",
+                                     (namespace, *chunk)):
+                out[k] = json.loads(v)
+        return out
+
+    def cache_put_many(self, namespace: str, items: dict[str, Any]) -> None:
+        now = time.time()
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO kv_cache (namespace, key, value_json, created_at)"
+                             " VALUES (?, ?, ?, ?)", [(namespace, k, json.dumps(v), now) for k, v in items.items()])
+
+    # -- backup and export ----------------------------------------------------------------------------------
+    def backup(self, destination: Path | str) -> Path:
+        """A consistent copy of the whole database (SQLite's online backup API), safe while others write."""
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(destination)
+        try:
+            self._connect().backup(target)
+        finally:
+            target.close()
+        return destination
+
+    def export_csv(self, table: str) -> str:
+        if table not in {"labels", "votes", "runs", "run_items", "corrections"}:
+            raise StoreError(f"unknown table {table!r}")
+        rows = self.query(f"SELECT * FROM {table} ORDER BY rowid")
+        buf = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return buf.getvalue()
+
+    def integrity_check(self) -> str:
+        return self._connect().execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def main(argv: list[str]) -> int:
+    """`python -m core.store backup PATH` | `python -m core.store export TABLE` (CSV to stdout)."""
+    import sys
+
+    store = Store()
+    if argv[:1] == ["backup"] and len(argv) == 2:
+        print(store.backup(argv[1]))
+        return 0
+    if argv[:1] == ["export"] and len(argv) == 2:
+        sys.stdout.write(store.export_csv(argv[1]))
+        return 0
+    print("usage: python -m core.store backup PATH | export TABLE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
