@@ -14,32 +14,33 @@ st.caption("An instrument panel for the negatives in ML: hard and false negative
 
 cols = st.columns(4)
 DESCRIPTIONS = [
-    ("🔎 Retrieval negatives", "pages/retrieval_negatives.py",
+    (":material/travel_explore: Retrieval negatives", "pages/retrieval_negatives.py",
      "Mine hard negatives, see them in embedding space around the query and its positives, score how "
      "likely each is a false negative, label them and export corrected training data."),
-    ("🖼️ Negative prompts", "pages/negative_prompts.py",
+    (":material/image: Negative prompts", "pages/negative_prompts.py",
      "Compare CFG, Perp-Neg, NAG, VSF and NASA on the same model, seed and prompt, side by side, with exact "
      "adherence numbers from the embedded shapes-world model."),
-    ("⚖️ Yes/no bias", "pages/yes_no_bias.py",
+    (":material/balance: Yes/no bias", "pages/yes_no_bias.py",
      "Chart how prompt format and missing knowledge push a language model towards \"No\"."),
-    ("🛑 Refusals", "pages/refusals.py",
+    (":material/block: Refusals", "pages/refusals.py",
      "Refusal rates, over-refusal of safe prompts, and the refusal direction inside the model."),
 ]
 for col, (title, path, text) in zip(cols, DESCRIPTIONS, strict=True):
     with col:
         st.subheader(title)
         st.write(text)
-        st.page_link(path, label="Open", icon="➡️")
+        st.page_link(path, label="Open", icon=":material/arrow_forward:")
 
 st.divider()
 st.subheader("Embedded offline assets")
 rows = asset_table()
-table = pd.DataFrame(rows)[["asset", "kind", "installed", "optional", "source", "location", "install"]]
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"installed": st.column_config.CheckboxColumn("installed")})
+table = pd.DataFrame(rows)
+table.insert(0, "status", ["installed" if r["installed"] else ("not installed (optional)" if r["optional"]
+                            else "MISSING") for r in rows])
+st.dataframe(table[["status", "asset", "kind", "source", "location", "install"]], hide_index=True, width="stretch")
 missing = [r for r in rows if not r["installed"] and not r["optional"]]
 if missing:
-    st.warning("Missing: " + ", ".join(r["asset"] for r in missing) + ". Install with `bash scripts/setup.sh`.")
+    st.warning("Missing: " + "; ".join(f"{r['asset']} (install: `{r['install']}`)" for r in missing))
 else:
     st.success("Every required embedded asset is installed: the app works with no internet.")
 

@@ -16,7 +16,8 @@ def test_home_page_lists_assets_and_device(data_dir):
     assert "Device:" in text
     assert at.dataframe, "the asset table is missing"
     assets_shown = at.dataframe[0].value
-    assert "installed" in assets_shown.columns and len(assets_shown) >= 5
+    assert "status" in assets_shown.columns and len(assets_shown) >= 5
+    assert assets_shown["status"].str.contains("installed|MISSING").all()
 
 
 @pytest.mark.parametrize("page", PAGES)
