@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -91,12 +92,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (namespace, key)
     );
     """,
+    # 2: indexes for the per-person queries that run on every click (undo, a voter's history).
+    """
+    CREATE INDEX labels_annotator ON labels(dataset, annotator, id);
+    CREATE INDEX votes_experiment ON votes(experiment, id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(ValueError):
-    """A write was refused (bad value); nothing was written."""
+    """A write was refused (bad value, or the database could not take it); nothing was written."""
+
+
+# Tables a person's work lives in (exported by `export_all`); kv_cache is derived and can be rebuilt.
+USER_TABLES = ("labels", "votes", "runs", "run_items", "corrections")
 
 
 def _clean_text(value: Any, field: str, *, max_len: int = 10_000, allow_empty: bool = False) -> str:
@@ -109,7 +119,32 @@ def _clean_text(value: Any, field: str, *, max_len: int = 10_000, allow_empty: b
         raise StoreError(f"{field} is too long ({len(value)} characters, at most {max_len})")
     if "\x00" in value:
         raise StoreError(f"{field} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (e.g. from a badly decoded file) cannot be stored
+        raise StoreError(f"{field} is not valid Unicode text") from None
     return value
+
+
+def _to_json(value: Any, field: str) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{field} must be plain JSON values (text, numbers, lists, dicts): {exc}") from None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements without breaking on a ';' inside a string or a trigger body."""
+    out, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \t\r\n;"):
+                out.append(current.strip())
+            current = ""
+    if current.strip(" \t\r\n;"):
+        raise StoreError(f"migration has an incomplete statement: {current.strip()[:80]!r}")
+    return out
 
 
 class Store:
@@ -125,6 +160,10 @@ class Store:
     # -- connections and transactions ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) != os.getpid():
+            # Inherited through fork: SQLite connections must not cross processes. Abandon it (closing it
+            # here could release the parent's locks) and open a fresh one.
+            conn = None
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None,
                                    check_same_thread=False)
@@ -134,19 +173,32 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             self._local.conn = conn
+            self._local.pid = os.getpid()
         return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One user action = one transaction: all of it is committed (durably) or none of it.
+
+        BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout instead
+        of failing half-way. A database error (locked past the timeout, disk full, read-only) becomes a
+        StoreError saying nothing was saved, so a page can show it instead of a traceback.
+        """
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"Could not save (database busy or unavailable: {exc}); nothing was written, "
+                             "try again.") from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(f"Could not save ({exc}); nothing was written, try again.") from exc
+            raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -161,9 +213,8 @@ class Store:
                 raise StoreError(f"{self.path} has schema version {version}, newer than this app's "
                                  f"{SCHEMA_VERSION}; update the app instead of downgrading the data")
             for i in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[i].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(MIGRATIONS[i]):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={i + 1}")
 
     def schema_version(self) -> int:
@@ -194,13 +245,17 @@ class Store:
                 (dataset, query_id, doc_id, label, annotator, note, time.time(), token))
             return int(cur.lastrowid)
 
-    def undo_last_label(self, dataset: str, annotator: str) -> dict | None:
-        """Retract the annotator's most recent live label in a dataset; returns it, or None."""
+    def undo_last_label(self, dataset: str, annotator: str, *, expected_id: int | None = None) -> dict | None:
+        """Retract the annotator's most recent live label in a dataset; returns it, or None.
+
+        Pass expected_id (the id the page showed as "last") to make a double-clicked or retried undo safe:
+        when the most recent live label is no longer that one, nothing is retracted and None is returned.
+        """
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM labels WHERE dataset = ? AND annotator = ? AND retracted_at IS NULL"
                 " ORDER BY id DESC LIMIT 1", (dataset, annotator)).fetchone()
-            if row is None:
+            if row is None or (expected_id is not None and row["id"] != expected_id):
                 return None
             conn.execute("UPDATE labels SET retracted_at = ? WHERE id = ?", (time.time(), row["id"]))
             return dict(row)
@@ -239,24 +294,36 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------------------------
     def start_run(self, kind: str, config: dict, run_id: str | None = None) -> str:
-        run_id = run_id or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        kind = _clean_text(kind, "run kind", max_len=100)
+        run_id = _clean_text(run_id or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
+                             "run id", max_len=300)
+        config_json = _to_json(config, "run config")
         with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise StoreError(f"a run with id {run_id!r} already exists")
             conn.execute("INSERT INTO runs (id, kind, config_json, status, created_at) VALUES (?, ?, ?, ?, ?)",
-                         (run_id, _clean_text(kind, "run kind", max_len=100), json.dumps(config), "running",
-                          time.time()))
+                         (run_id, kind, config_json, "running", time.time()))
         return run_id
 
     def add_run_item(self, run_id: str, item_key: str, payload: dict) -> None:
+        item_key = _clean_text(item_key, "item key", max_len=1000)
+        payload_json = _to_json(payload, "run item")
         with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise StoreError(f"no run with id {run_id!r}; start_run first")
             conn.execute("INSERT OR REPLACE INTO run_items (run_id, item_key, payload_json, created_at)"
-                         " VALUES (?, ?, ?, ?)", (run_id, item_key, json.dumps(payload), time.time()))
+                         " VALUES (?, ?, ?, ?)", (run_id, item_key, payload_json, time.time()))
 
     def finish_run(self, run_id: str, result: dict | None = None, *, failed: bool = False,
                    artifact_path: str = "") -> None:
+        result_json = _to_json(result or {}, "run result")
+        artifact_path = _clean_text(artifact_path, "artifact path", max_len=4096, allow_empty=True)
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = ?, result_json = ?, artifact_path = ?, finished_at = ?"
-                         " WHERE id = ?", ("failed" if failed else "done", json.dumps(result or {}),
-                                           artifact_path, time.time(), run_id))
+            cur = conn.execute("UPDATE runs SET status = ?, result_json = ?, artifact_path = ?, finished_at = ?"
+                               " WHERE id = ?", ("failed" if failed else "done", result_json,
+                                                 artifact_path, time.time(), run_id))
+            if cur.rowcount != 1:
+                raise StoreError(f"no run with id {run_id!r}")
 
     def runs(self, kind: str | None = None, status: str | None = "done") -> list[dict]:
         sql, params = "SELECT * FROM runs WHERE 1=1", []
@@ -279,6 +346,8 @@ class Store:
     # -- corrections (a person overriding an automatic label, e.g. refusal detection) --------------------
     def add_correction(self, run_id: str, item_key: str, label: str, annotator: str, note: str = "",
                        client_token: str | None = None) -> int:
+        run_id = _clean_text(run_id, "run id", max_len=300)
+        item_key = _clean_text(item_key, "item key", max_len=1000)
         label = _clean_text(label, "label", max_len=100)
         annotator = _clean_text(annotator, "annotator name", max_len=100)
         note = _clean_text(note, "note", allow_empty=True)
@@ -316,25 +385,58 @@ class Store:
 
     def cache_put_many(self, namespace: str, items: dict[str, Any]) -> None:
         now = time.time()
+        rows = [(namespace, k, _to_json(v, "cached value"), now) for k, v in items.items()]
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO kv_cache (namespace, key, value_json, created_at)"
-                             " VALUES (?, ?, ?, ?)", [(namespace, k, json.dumps(v), now) for k, v in items.items()])
+                             " VALUES (?, ?, ?, ?)", rows)
 
     # -- backup and export ----------------------------------------------------------------------------------
     def backup(self, destination: Path | str) -> Path:
-        """A consistent copy of the whole database (SQLite's online backup API), safe while others write."""
-        destination = Path(destination)
+        """A consistent copy of the whole database (SQLite's online backup API), safe while others write.
+
+        Written to a temporary file and renamed into place, so a crash mid-backup never leaves a
+        half-written file under the destination name. Returns the resolved destination.
+        """
+        destination = Path(destination).expanduser().resolve()
+        live = self.path.resolve()
+        if destination == live or (destination.parent == live.parent and destination.name.startswith(live.name)):
+            raise StoreError(f"refusing to back up the database onto itself ({destination})")
+        if destination.is_dir():
+            raise StoreError(f"{destination} is a folder; give a file name for the backup")
         destination.parent.mkdir(parents=True, exist_ok=True)
-        target = sqlite3.connect(destination)
+        tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.partial")
+        target = sqlite3.connect(tmp)
         try:
             self._connect().backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, no -wal beside it
         finally:
             target.close()
+        try:
+            os.replace(tmp, destination)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return destination
 
+    def export_all(self, folder: Path | str) -> list[Path]:
+        """One CSV per table a person's work lives in, written atomically into folder; returns the files."""
+        from core.cache import atomic_write_bytes
+
+        folder = Path(folder).expanduser().resolve()
+        out = []
+        for table in USER_TABLES:
+            path = folder / f"{table}.csv"
+            atomic_write_bytes(path, self.export_csv(table).encode("utf-8"))
+            out.append(path)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every table a person's work lives in (live and retracted labels alike)."""
+        return {t: int(self._connect().execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in USER_TABLES}
+
     def export_csv(self, table: str) -> str:
-        if table not in {"labels", "votes", "runs", "run_items", "corrections"}:
-            raise StoreError(f"unknown table {table!r}")
+        if table not in USER_TABLES:
+            raise StoreError(f"unknown table {table!r}; one of {', '.join(USER_TABLES)}")
         rows = self.query(f"SELECT * FROM {table} ORDER BY rowid")
         buf = io.StringIO()
         if rows:
@@ -347,19 +449,42 @@ class Store:
         return self._connect().execute("PRAGMA integrity_check").fetchone()[0]
 
 
+USAGE = """usage: python -m core.store [--db PATH] COMMAND
+  backup PATH       consistent copy of the whole database (safe while the app is running)
+  export TABLE      one table as CSV on stdout (labels, votes, runs, run_items, corrections)
+  export-all DIR    every table as DIR/<table>.csv
+  check             PRAGMA integrity_check, schema version and row counts"""
+
+
 def main(argv: list[str]) -> int:
-    """`python -m core.store backup PATH` | `python -m core.store export TABLE` (CSV to stdout)."""
     import sys
 
-    store = Store()
-    if argv[:1] == ["backup"] and len(argv) == 2:
-        print(store.backup(argv[1]))
-        return 0
-    if argv[:1] == ["export"] and len(argv) == 2:
-        sys.stdout.write(store.export_csv(argv[1]))
-        return 0
-    print("usage: python -m core.store backup PATH | export TABLE", file=sys.stderr)
-    return 2
+    argv = list(argv)
+    db = None
+    if argv[:1] == ["--db"] and len(argv) >= 2:
+        db, argv = argv[1], argv[2:]
+    if not argv or argv[0] not in {"backup", "export", "export-all", "check"} or \
+            len(argv) != (1 if argv[0] == "check" else 2):
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        store = Store(db)
+        if argv[0] == "backup":
+            print(store.backup(argv[1]))
+        elif argv[0] == "export":
+            sys.stdout.write(store.export_csv(argv[1]))
+        elif argv[0] == "export-all":
+            for path in store.export_all(argv[1]):
+                print(path)
+        else:
+            result = store.integrity_check()
+            print(json.dumps({"database": str(store.path), "integrity_check": result,
+                              "schema_version": store.schema_version(), "counts": store.counts()}))
+            return 0 if result == "ok" else 1
+    except (StoreError, sqlite3.DatabaseError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
