@@ -1,0 +1,1 @@
+"""Retrieval negatives: datasets, embeddings, indexes, mining strategies, false-negative scoring, export."""
