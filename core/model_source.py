@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import assets
+from core.safety import InputError, check_model_folder
 
 EMBEDDED_PREFIX = "embedded:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
@@ -32,6 +33,13 @@ class ModelSource:
         return self.value
 
 
+def _exists(text: str) -> bool:
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # a name too long for the file system, and the like
+        return False
+
+
 def parse_model_source(text: str) -> ModelSource:
     """Accept "embedded:<asset>", an existing local folder, or a hub id like "org/name"; reject anything else."""
     if not isinstance(text, str) or not text.strip():
@@ -43,11 +51,19 @@ def parse_model_source(text: str) -> ModelSource:
         name = text[len(EMBEDDED_PREFIX):]
         assets.get(name)  # raises AssetMissingError for unknown names
         return ModelSource("embedded", name)
-    looks_like_path = text.startswith(("/", "./", "../", "~")) or Path(text).expanduser().exists()
+    looks_like_path = text.startswith(("/", "./", "../", "~")) or _exists(text)
     if looks_like_path:
-        path = Path(text).expanduser().resolve()
-        if not path.is_dir():
+        try:
+            path = Path(text).expanduser().resolve()
+            is_dir = path.is_dir()
+        except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, ~user, name too long, surrogate
+            raise ModelSourceError(f"Cannot use the folder {text[:200]!r}: {exc}") from None
+        if not is_dir:
             raise ModelSourceError(f"No model folder at {path}.")
+        try:
+            check_model_folder(path)
+        except InputError as exc:
+            raise ModelSourceError(str(exc)) from None
         return ModelSource("local", str(path))
     if _HUB_ID.match(text) and ".." not in text:
         return ModelSource("hub", text)
