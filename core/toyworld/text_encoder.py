@@ -1,0 +1,61 @@
+"""Frozen MiniLM (all-MiniLM-L6-v2) token states as the cross-attention context of the toy model.
+
+The model folder comes from the embedded asset registry; nothing is fetched from a hub. Captions are padded
+(or truncated) to a fixed MAX_TOKENS so every context has the same shape [B, MAX_TOKENS, 384]. The toy UNet
+was trained on the full padded sequence without an attention mask (like Stable Diffusion with CLIP), so the
+padding states are part of the context; the mask is returned for methods that want only the real tokens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+MAX_TOKENS = 16
+HIDDEN_SIZE = 384
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (embedded asset 'minilm')"
+
+
+class MiniLMTokenEncoder:
+    """`encode(texts) -> (hidden float32 [B, L, 384], attention_mask int64 [B, L])`, L = max_tokens."""
+
+    def __init__(self, path: str | Path | None = None, max_tokens: int = MAX_TOKENS, device: str = "cpu"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+
+        if path is None:
+            from core.assets import require
+
+            path = require("minilm")
+        self.path = Path(path)
+        self.max_tokens = max_tokens
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+        self.model = AutoModel.from_pretrained(str(self.path)).to(device).eval()
+        self.model.requires_grad_(False)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        texts = list(texts)
+        hidden, masks = [], []
+        for i in range(0, len(texts), batch_size):
+            tok = self.tokenizer(texts[i:i + batch_size], padding="max_length", truncation=True,
+                                 max_length=self.max_tokens, return_tensors="pt").to(self.device)
+            out = self.model(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+            hidden.append(out.last_hidden_state.float())
+            masks.append(tok["attention_mask"].long())
+        if not hidden:
+            return (torch.zeros(0, self.max_tokens, self.hidden_size),
+                    torch.zeros(0, self.max_tokens, dtype=torch.long))
+        return torch.cat(hidden), torch.cat(masks)
+
+    def n_tokens(self, text: str) -> int:
+        """Real (unpadded) token count of a text, special tokens included, capped at max_tokens."""
+        return min(len(self.tokenizer(text)["input_ids"]), self.max_tokens)
