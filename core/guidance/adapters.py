@@ -334,7 +334,7 @@ def load_adapter(source: str = TOY_SOURCE, device: str | None = None) -> ModelAd
         raise ModelLoadError(str(exc)) from exc
     if parsed.kind == "embedded" or (parsed.kind == "local" and _is_toy_folder(Path(location))):
         return _load_toy(location, source, device)
-    return _load_pipeline(location, source, device)
+    return _load_pipeline(location, source, device, hub=parsed.kind == "hub")
 
 
 def _load_toy(location: str, source: str, device: str) -> ModelAdapter:
@@ -347,7 +347,21 @@ def _load_toy(location: str, source: str, device: str) -> ModelAdapter:
     return ToyAdapter(unet, scheduler, encoder, name="toy shapes model", source=source, device=device)
 
 
-def _load_pipeline(location: str, source: str, device: str) -> ModelAdapter:
+def _absent_components(location: str) -> dict[str, None]:
+    """Components saved as [null, null] (e.g. SD3 without T5) must be passed as None when loading."""
+    import json
+
+    index = Path(location) / "model_index.json"
+    if not index.exists():
+        return {}
+    try:
+        spec = json.loads(index.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: None for k, v in spec.items() if isinstance(v, list) and len(v) == 2 and v[0] is None and v[1] is None}
+
+
+def _load_pipeline(location: str, source: str, device: str, hub: bool = False) -> ModelAdapter:
     try:
         import torch
         from diffusers import DiffusionPipeline
@@ -355,9 +369,10 @@ def _load_pipeline(location: str, source: str, device: str) -> ModelAdapter:
         raise ModelLoadError(f"diffusers/torch are needed to load {source}: {exc}") from exc
     dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
     try:
-        pipe = DiffusionPipeline.from_pretrained(location, torch_dtype=dtype, use_safetensors=True)
+        pipe = DiffusionPipeline.from_pretrained(location, dtype=dtype, use_safetensors=True,
+                                                 **_absent_components(location))
     except Exception as exc:  # noqa: BLE001
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        offline = hub and os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " The app runs offline (HF_HUB_OFFLINE=1): only models already in the local cache or in a " \
                "local folder can be loaded." if offline else ""
         raise ModelLoadError(f"Could not load a diffusers pipeline from '{source}': "

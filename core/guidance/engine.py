@@ -109,6 +109,7 @@ class MethodRun:
     method: GuidanceMethod
     images: Any  # numpy uint8 [N, H, W, 3]
     x0_steps: Any = None  # numpy uint8 [N, steps, H, W, 3] or None
+    latents: Any = None  # torch float32 [N, C, h, w] on CPU: the final latents (pixels for the toy model)
     seconds: float = 0.0
     seconds_per_image: float = 0.0
     peak_memory_mb: float | None = None
@@ -292,7 +293,8 @@ def _run_method(adapter: ModelAdapter, method: GuidanceMethod, label: str, conds
         peak, kind = (torch.cuda.max_memory_allocated() - base_mem) / 2**20, "cuda allocated above start"
     else:
         peak, kind = meter.above_start_mb, "process RSS above start"
-    return MethodRun(label=label, method=method, images=images, x0_steps=x0_steps, seconds=seconds,
+    return MethodRun(label=label, method=method, images=images, x0_steps=x0_steps, latents=latents.float().cpu(),
+                     seconds=seconds,
                      seconds_per_image=seconds / n, peak_memory_mb=peak, memory_kind=kind, denoiser_calls=calls,
                      guided_attention_calls=state.calls)
 
