@@ -121,9 +121,12 @@ def custom_format(name: str, template: str, option_set: str, *, chat: bool = Tru
     if len(template) > 4000:
         raise FormatError("The template is longer than 4000 characters.")
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise FormatError(f"Template braces are unbalanced ({exc}); write {{{{ and }}}} for literal braces.") from None
+    fields = [f for f, _, _ in parsed]
+    if any(spec or conv for _, spec, conv in parsed):  # {question:>999999999} or {question:d} fail when rendered
+        raise FormatError("Placeholders take no format spec or conversion; write just {question}.")
     unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
     if unknown:
         raise FormatError(f"Unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "

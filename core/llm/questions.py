@@ -165,8 +165,8 @@ def parse_upload(data: bytes, filename: str) -> list[Question]:
                 continue
             try:
                 rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise QuestionSetError(f"{name}, line {i}: not valid JSON ({exc.msg}).") from None
+            except (ValueError, RecursionError) as exc:  # also: nested too deeply, a 5000-digit number
+                raise QuestionSetError(f"{name}, line {i}: not valid JSON ({getattr(exc, 'msg', exc)}).") from None
         return _rows_to_questions(rows, name)
     if suffix in (".csv", ".tsv", ".txt"):
         try:

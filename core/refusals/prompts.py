@@ -139,8 +139,8 @@ def parse_upload(data: bytes, filename: str, set_name: str = "upload", harmful: 
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PromptSetError(f"Line {n} is not valid JSON: {exc.msg}.") from exc
+            except (ValueError, RecursionError) as exc:  # also: nested too deeply, a 5000-digit number
+                raise PromptSetError(f"Line {n} is not valid JSON: {getattr(exc, 'msg', exc)}.") from None
             if not isinstance(row, dict):
                 raise PromptSetError(f"Line {n} is not a JSON object with a \"prompt\" field.")
             rows.append(row)
@@ -149,7 +149,10 @@ def parse_upload(data: bytes, filename: str, set_name: str = "upload", harmful: 
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            raise PromptSetError(f"The file cannot be read as CSV ({exc}).") from None
     else:
         raise PromptSetError("Upload a .csv or .jsonl file with a \"prompt\" column and an optional \"category\".")
     if not rows:
