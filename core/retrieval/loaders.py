@@ -125,9 +125,20 @@ def load_beir(folder: Path | str, split: str | None = None, name: str | None = N
         q_texts.append(_text(obj, "text", queries_path, n))
     all_qrels = {p.stem: _read_qrels(p, seen, q_seen) for p in splits}
     qrels = all_qrels.pop(split)
+    negatives: dict[str, list[str]] = {}
+    neg_path = folder / "negatives.jsonl"  # our extension: {"query_id", "neg": [doc ids]} (exported negatives)
+    if neg_path.exists():
+        for n, obj in _jsonl(neg_path):
+            qid = _text(obj, "query_id", neg_path, n)
+            neg = obj.get("neg")
+            if qid not in q_seen:
+                raise DatasetFormatError(neg_path, n, f"query id {qid!r} is not in the queries file")
+            if not isinstance(neg, list) or any(not isinstance(d, str) or d not in seen for d in neg):
+                raise DatasetFormatError(neg_path, n, '"neg" must be a list of document ids from the corpus')
+            negatives[qid] = list(neg)
     return RetrievalDataset(name=name or folder.name, doc_ids=doc_ids, doc_texts=texts, doc_titles=titles,
                             query_ids=q_ids, query_texts=q_texts, qrels=qrels, extra_qrels=all_qrels,
-                            source_format="beir")
+                            negatives=negatives, source_format="beir")
 
 
 def _read_qrels(path: Path, doc_ids: set[str], query_ids: set[str]) -> dict[str, dict[str, int]]:
