@@ -168,3 +168,37 @@ class CausalLM:
             if progress:
                 progress(end, len(prompts))
         return np.concatenate(out)
+
+    def attention_weights(self, prompts: Sequence[str], query_positions: Sequence[int] | None = (-1,),
+                          batch_size: int = 8, progress: ProgressFn | None = None) -> list[np.ndarray]:
+        """Attention probabilities of every layer and head, per prompt, over the prompt's own tokens.
+
+        Returns one float32 array per prompt, [n_layers, n_heads, n_queries, T] (padding removed), where the
+        queries are `query_positions` (negative = from the end) or every position when None. Needs a model
+        loaded with LoadOptions(attn_implementation="eager"): SDPA and flash attention return no weights.
+        """
+        import torch
+
+        out: list[np.ndarray] = []
+        for start, end in self._batches(len(prompts), batch_size):
+            enc = self.tokenizer(list(prompts[start:end]), return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+            mask = enc["attention_mask"]
+            position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
+            with torch.no_grad():
+                res = self.model(**enc, position_ids=position_ids, output_attentions=True, use_cache=False)
+            atts = getattr(res, "attentions", None)
+            if not atts or atts[0] is None:
+                raise ModelLoadError("This model returned no attention weights; load it with "
+                                     "LoadOptions(attn_implementation='eager').")
+            stacked = torch.stack([a.float() for a in atts], dim=1)  # [B, L, H, T, T]
+            width = stacked.shape[-1]
+            for r in range(stacked.shape[0]):
+                pad = int(width - mask[r].sum().item())
+                own = stacked[r, :, :, pad:, pad:]
+                if query_positions is not None:
+                    own = own[:, :, list(query_positions), :]
+                out.append(own.cpu().numpy())
+            if progress:
+                progress(end, len(prompts))
+        return out
