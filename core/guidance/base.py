@@ -39,7 +39,8 @@ class GuidanceMethod:
     title: ClassVar[str] = "base"
     kind: ClassVar[str] = "prediction"  # "prediction" (combines denoiser outputs) | "attention" (edits attention)
     uses_negative: ClassVar[bool] = True
-    scale_field: ClassVar[str | None] = None  # the parameter a "methods x scales" sweep varies
+    scale_field: ClassVar[str | None] = None  # the parameter a "methods x strengths" sweep varies
+    neutral: ClassVar[float] = 0.0  # the value of scale_field at which the method has no effect
 
     # -- parameters ----------------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -50,6 +51,10 @@ class GuidanceMethod:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.key, **self.params()}
+
+    def family(self) -> str:
+        """The method's name without parameters (for filters and win-rate tables)."""
+        return self.title
 
     def label(self) -> str:
         p = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params().items())
@@ -107,6 +112,9 @@ class Stack(GuidanceMethod):
     def label(self) -> str:
         return f"{self.base.label()} + {self.inner.label()}"
 
+    def family(self) -> str:
+        return f"{self.base.title} + {self.inner.title}"
+
     def branches(self, step: int, num_steps: int) -> tuple[str, ...]:
         return self.base.branches(step, num_steps)
 
@@ -125,3 +133,18 @@ class Stack(GuidanceMethod):
 
     def negative_unpadded(self) -> bool:
         return self.inner.negative_unpadded()
+
+
+def with_strength(method: GuidanceMethod, multiplier: float) -> GuidanceMethod:
+    """The method with its main parameter moved from its neutral ("off") value by `multiplier` times the
+    configured distance: 0 -> off (positive only, or CFG without effect), 1 -> as configured, 2 -> twice as far.
+    Used for "methods x strengths" grids where one list of values must make sense for every method."""
+    from dataclasses import replace
+
+    if isinstance(method, Stack):
+        return replace(method, inner=with_strength(method.inner, multiplier))
+    name = method.scale_field
+    if name is None:
+        return method
+    value = getattr(method, name)
+    return replace(method, **{name: float(method.neutral + multiplier * (value - method.neutral))})

@@ -18,6 +18,7 @@ class CFG(GuidanceMethod):
     key: ClassVar[str] = "cfg"
     title: ClassVar[str] = "CFG"
     scale_field: ClassVar[str | None] = "scale"
+    neutral: ClassVar[float] = 1.0
 
     def validate(self) -> None:
         check_range("CFG scale", self.scale, 0.0, 50.0)

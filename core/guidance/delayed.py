@@ -19,6 +19,7 @@ class DelayedNegative(GuidanceMethod):
     key: ClassVar[str] = "delayed"
     title: ClassVar[str] = "Delayed negative"
     scale_field: ClassVar[str | None] = "scale"
+    neutral: ClassVar[float] = 1.0
 
     def validate(self) -> None:
         check_range("CFG scale", self.scale, 0.0, 50.0)

@@ -31,6 +31,7 @@ class NAG(GuidanceMethod):
     title: ClassVar[str] = "NAG"
     kind: ClassVar[str] = "attention"
     scale_field: ClassVar[str | None] = "scale"
+    neutral: ClassVar[float] = 1.0
 
     def validate(self) -> None:
         check_range("NAG scale", self.scale, 1.0, 50.0)
