@@ -382,11 +382,14 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def load_upload(files: list[tuple[str, bytes]], fmt: str | None = None) -> RetrievalDataset:
-    """Uploaded files (name, bytes): one table/JSONL/tsv file, or the files of a BEIR / MS MARCO folder.
+    """Uploaded files (name, bytes): one table/JSONL/tsv file, or the files of a BEIR / MS MARCO folder."""
+    return load_path(save_upload(files), fmt=fmt)
 
-    They are written to a content-addressed folder in the data directory (never the source tree) first.
-    A BEIR upload is corpus.jsonl + queries.jsonl + one or more <split>.tsv qrels files.
-    """
+
+def save_upload(files: list[tuple[str, bytes]]) -> Path:
+    """Write uploads to a content-addressed folder in the data directory (never the source tree); returns the
+    path to load (the folder for BEIR / MS MARCO uploads, else the single file).
+    A BEIR upload is corpus.jsonl + queries.jsonl + one or more <split>.tsv qrels files."""
     if not files:
         raise DatasetFormatError("upload", None, "no files")
     digest = content_hash([[n, hashlib.sha256(b).hexdigest()] for n, b in files])[:16]
@@ -400,7 +403,7 @@ def load_upload(files: list[tuple[str, bytes]], fmt: str | None = None) -> Retri
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     if beir or "collection.tsv" in names:
-        return load_path(folder, fmt=fmt, name=Path(files[0][0]).stem if not beir else "upload")
+        return folder
     if len(files) > 1:
         raise DatasetFormatError(names[1], None, "upload one table file, or all files of a BEIR/MS MARCO folder")
-    return load_path(folder / names[0], fmt=fmt)
+    return folder / names[0]

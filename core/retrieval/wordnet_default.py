@@ -43,7 +43,7 @@ class WordNetDatasetSpec:
 
 
 DEFAULT_SPEC = WordNetDatasetSpec()
-SAMPLE_SPEC = WordNetDatasetSpec(name="wordnet-sample", n_queries=60, target_docs=1200)
+SAMPLE_SPEC = WordNetDatasetSpec(name="wordnet-sample", n_queries=40, target_docs=600)
 
 
 @dataclass
@@ -180,6 +180,11 @@ def dataset_folder(spec: WordNetDatasetSpec = DEFAULT_SPEC) -> Path:
 
 def is_built(spec: WordNetDatasetSpec = DEFAULT_SPEC) -> bool:
     return (dataset_folder(spec) / "build.json").exists()
+
+
+def is_ready(spec: WordNetDatasetSpec = DEFAULT_SPEC) -> bool:
+    """Built and embedded (prepare_default_dataset finished): the page can open it without model work."""
+    return (dataset_folder(spec) / "embedded.json").exists()
 
 
 def ensure_dataset(spec: WordNetDatasetSpec = DEFAULT_SPEC) -> Path:
