@@ -231,6 +231,17 @@ def convert_gguf_to_safetensors(gguf_path: Path, target: Path) -> Path:
     return target
 
 
+def _print_progress(what: str):
+    last = [-1]
+
+    def report(fraction: float, message: str) -> None:
+        tenth = int(fraction * 10)
+        if tenth != last[0]:
+            last[0] = tenth
+            print(f"[setup] {what}: {message}", flush=True)
+    return report
+
+
 def prepare(include_optional: bool = False) -> list[str]:
     """Build every derived cache that can be built from what is installed; returns what was done."""
     done = []
@@ -239,6 +250,10 @@ def prepare(include_optional: bool = False) -> list[str]:
     if _smollm2() is None and smollm2_gguf() is not None:
         convert_gguf_to_safetensors(smollm2_gguf(), smollm2_converted_dir())
         done.append("smollm2 converted")
+    # Retrieval page's default dataset: WordNet glosses as a BEIR folder + MiniLM embeddings (content-hashed cache).
+    from core.retrieval.wordnet_default import prepare_default_dataset
+
+    done.extend(prepare_default_dataset(progress=_print_progress("retrieval default dataset")))
     if include_optional and _gemma() is None:
         g = gemma_gguf()
         if g is not None:

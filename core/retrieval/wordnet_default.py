@@ -200,6 +200,8 @@ def prepare_default_dataset(spec: WordNetDatasetSpec = DEFAULT_SPEC, model: str 
     from core.retrieval.embed import embed_texts, is_cached
     from core.retrieval.loaders import load_beir
 
+    if is_ready(spec) and model == "embedded:minilm":
+        return []
     if assets.get("wordnet").path() is None and assets.prepare_wordnet() is None:
         return ["retrieval default dataset skipped: WordNet is not installed"]
     done = []
