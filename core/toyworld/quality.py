@@ -65,7 +65,7 @@ def _run(model, prompts: list[str], samples_per_prompt: int, steps: int, guidanc
 
 def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8, steps: int = 25,
                      guidance_scale: float = 4.0, seed: int = 1000, n_pairs: int = 12,
-                     model=None) -> dict[str, Any]:
+                     model=None, include_position: bool = True) -> dict[str, Any]:
     from core.toyworld.sample import ToyT2I
 
     model = model or ToyT2I.load(path)
@@ -99,6 +99,9 @@ def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8
     n = len(imgs)
     out["pair"] = {"n": n, "correct": lenient / n, "exact": strict / n}
 
+    if not include_position:
+        out["seconds"] = round(time.time() - t0, 1)
+        return out
     positions = position_prompts()
     imgs = _run(model, [p for p, _, _ in positions], max(1, samples_per_prompt // 2), steps, guidance_scale, seed)
     k = max(1, samples_per_prompt // 2)

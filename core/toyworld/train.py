@@ -85,7 +85,7 @@ class CaptionCache:
     def build(cls, cache_file: Path | None = None) -> CaptionCache:
         captions = scenes.all_captions()
         if cache_file is not None and cache_file.exists():
-            data = torch.load(cache_file)
+            data = torch.load(cache_file, weights_only=True)
             if data["captions"] == captions and data["max_tokens"] == MAX_TOKENS:
                 return cls(captions, data["hidden"])
         hidden, _ = MiniLMTokenEncoder().encode(captions)
@@ -101,6 +101,14 @@ def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+# Operational settings that may change between a run and its resumption (they do not change the result).
+_OPERATIONAL = {"threads", "log_every", "checkpoint_every", "max_minutes"}
+
+
+def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in train_config.items() if k not in _OPERATIONAL}
 
 
 def run_dir_for(seed: int) -> Path:
@@ -148,8 +156,8 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, seconds = 0, 0.0
     if ckpt_file.exists():
-        state = torch.load(ckpt_file, weights_only=False)
-        if state["train_config"] != asdict(cfg) or state["unet_config"] != unet_cfg.to_kwargs():
+        state = torch.load(ckpt_file, weights_only=True)  # tensors and plain containers only
+        if _recipe(state["train_config"]) != _recipe(asdict(cfg)) or state["unet_config"] != unet_cfg.to_kwargs():
             raise RuntimeError(f"{ckpt_file} was written with another config; delete it or change --seed")
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
