@@ -96,11 +96,20 @@ class DirectionReport:
         """Unit direction at a layer and position index (default: the answer position)."""
         return unit(self.refusal[layer, position])
 
+    def separation(self, position: int = -1) -> np.ndarray:
+        """Held-out d' per layer: gap of the projection means over their pooled standard deviation."""
+        h, hl = self.harmful_proj[:, :, position], self.harmless_proj[:, :, position]
+        pooled = np.sqrt((h.var(axis=0) + hl.var(axis=0)) / 2)
+        return (h.mean(axis=0) - hl.mean(axis=0)) / np.where(pooled > 0, pooled, np.inf)
+
     def best_layer(self, position: int = -1, skip_last_fraction: float = 0.2) -> int:
-        """Highest held-out AUC, skipping the embeddings and the last 20 % of layers (as Arditi et al.)."""
+        """Highest held-out AUC, ties (AUC often saturates at 1) broken by d'; skips the embeddings and the
+        last 20 % of layers (Arditi et al. skip those too)."""
         usable = max(2, int(round(self.n_layers * (1 - skip_last_fraction))))
-        scores = np.nan_to_num(self.auc[1:usable, position], nan=0.0)
-        return int(np.argmax(scores)) + 1
+        aucs = np.nan_to_num(self.auc[1:usable, position], nan=0.0)
+        dprime = np.nan_to_num(self.separation(position)[1:usable], nan=0.0)
+        candidates = np.flatnonzero(aucs >= aucs.max() - 0.005)
+        return int(candidates[np.argmax(dprime[candidates])]) + 1
 
 
 def analyse(acts: Activations, held_out: bool = True) -> DirectionReport:
