@@ -30,6 +30,16 @@ st.caption("Does the model over-answer **No**? Every question is asked in severa
            "generation is needed except for chain-of-thought. Scores are cached per prompt in SQLite, so a re-run "
            "costs nothing.")
 
+# Shareable settings: ?n=<questions>&formats=<name>|<name> preset the widgets on a first visit (plain text only).
+if "ynb_n" not in st.session_state and st.query_params.get("n", "").isdigit():
+    st.session_state["ynb_n"] = max(4, min(5000, int(st.query_params["n"])))
+if "ynb_formats" not in st.session_state and st.query_params.get("formats"):
+    wanted = [f for f in st.query_params["formats"].split("|") if f in BY_NAME]
+    if wanted:
+        st.session_state["ynb_formats"] = wanted
+st.session_state.setdefault("ynb_n", 100)
+st.session_state.setdefault("ynb_formats", list(DEFAULT_FORMATS))
+
 # ---- model(s) and questions --------------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
@@ -57,8 +67,8 @@ with right:
         st.error(str(exc))
         questions = []
     c1, c2 = st.columns(2)
-    n_questions = c1.number_input("Questions to use (balanced sample)", min_value=4, max_value=5000, value=100,
-                                  step=10, key="ynb_n")
+    n_questions = c1.number_input("Questions to use (balanced sample)", min_value=4, max_value=5000, step=10,
+                                  key="ynb_n")
     seed = c2.number_input("Sample seed", min_value=0, value=0, step=1, key="ynb_seed")
     chosen = sample_balanced(questions, int(n_questions), int(seed)) if questions else []
     if chosen:
@@ -78,10 +88,10 @@ with st.expander("Template editor: write your own format (live preview)"):
             st.caption(f"(chat-template preview unavailable: {type(exc).__name__})")
     added = template_editor(sample_q, tok)
     if added:
-        st.session_state["ynb_formats"] = [*st.session_state.get("ynb_formats", list(DEFAULT_FORMATS)), added]
+        st.session_state["ynb_formats"] = [*st.session_state["ynb_formats"], added]
 
 all_formats = {**BY_NAME, **custom_formats()}
-picked = st.multiselect("Prompt formats", list(all_formats), default=list(DEFAULT_FORMATS), key="ynb_formats",
+picked = st.multiselect("Prompt formats", list(all_formats), key="ynb_formats",
                         help="; ".join(f"{f.name}: {f.description}" for f in LIBRARY))
 formats = [all_formats[n] if use_chat else dataclasses.replace(all_formats[n], chat=False) for n in picked]
 with st.expander("Format library (what each format sends)"):
