@@ -25,8 +25,8 @@ from core.guidance import (  # noqa: E402
     generate,
     load_adapter,
     method_from_dict,
+    tiny,  # noqa: E402
 )
-from core.guidance import tiny  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEPS = 3
