@@ -74,7 +74,9 @@ def annotation_panel(ws: Workspace, scored: pd.DataFrame | None) -> None:
                            args=(ws, item.query_id, item.doc_id, value, annotator), width="stretch")
             cols[3].button("Undo last", key="rn_ann_undo", shortcut="z", on_click=_undo, args=(ws, annotator),
                            width="stretch")
-    st.markdown("**Labels so far** (stored in SQLite the moment they are given)")
+    who = sorted({r["annotator"] for r in labels})
+    st.markdown(f"**Labels so far: {len(labels)}** in {ds.name}" + (f" (by {', '.join(who)})" if who else "") +
+                " · stored in SQLite the moment they are given")
     frame = annotation.labels_frame(labels)
     st.dataframe(frame.drop(columns=["id", "dataset"]).tail(200), hide_index=True, key="rn_labels_table",
                  width="stretch")
