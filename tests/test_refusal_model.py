@@ -253,3 +253,20 @@ def test_rates_by_hand():
     assert r.loc["a", "refusal_rate"] == pytest.approx(2 / 3) and r.loc["b", "refusal_rate"] == 0
     rc = runs.rates(df, by=("set_name", "category")).set_index(["set_name", "category"])
     assert rc.loc[("a", "x"), "refusal_rate"] == 1.0
+
+
+def test_best_layer_skips_early_and_late_layers_and_breaks_ties_by_separation():
+    from core.refusals.direction import DirectionReport
+
+    L, P = 10, 2
+    auc = np.full((L, P), 0.8)
+    auc[1, 1] = auc[9, 1] = 1.0  # outside the usable range
+    auc[4, 1] = auc[6, 1] = 1.0  # a tie inside it
+    harmful = np.zeros((4, L, P))
+    harmless = np.zeros((4, L, P))
+    harmful[:, :, 1] = np.array([1.0, 1.1, 0.9, 1.0])[:, None]
+    harmful[:, 6, 1] += 5.0  # layer 6 separates far more clearly than layer 4
+    harmless[:, :, 1] = np.array([0.0, 0.1, -0.1, 0.0])[:, None]
+    rep = DirectionReport(np.zeros((L, P, 3)), auc, harmful, harmless, np.zeros(L), ["instr[-1]", "post[-1]"])
+    assert rep.best_layer(position=1) == 6
+    assert rep.separation(1)[6] > rep.separation(1)[4] > 0

@@ -102,14 +102,19 @@ class DirectionReport:
         pooled = np.sqrt((h.var(axis=0) + hl.var(axis=0)) / 2)
         return (h.mean(axis=0) - hl.mean(axis=0)) / np.where(pooled > 0, pooled, np.inf)
 
-    def best_layer(self, position: int = -1, skip_last_fraction: float = 0.2) -> int:
-        """Highest held-out AUC, ties (AUC often saturates at 1) broken by d'; skips the embeddings and the
-        last 20 % of layers (Arditi et al. skip those too)."""
-        usable = max(2, int(round(self.n_layers * (1 - skip_last_fraction))))
-        aucs = np.nan_to_num(self.auc[1:usable, position], nan=0.0)
-        dprime = np.nan_to_num(self.separation(position)[1:usable], nan=0.0)
+    def best_layer(self, position: int = -1, skip_first_fraction: float = 0.2,
+                   skip_last_fraction: float = 0.2) -> int:
+        """A suggested layer: highest held-out AUC, ties (AUC often saturates at 1) broken by d'.
+
+        Skips the last 20 % of layers (as Arditi et al.) and the first 20 % (early layers separate the two
+        sets by wording alone, and steering there mostly breaks the text). A heuristic: the page lets you pick.
+        """
+        first = max(1, int(self.n_layers * skip_first_fraction))
+        stop = max(first + 1, int(round(self.n_layers * (1 - skip_last_fraction))))
+        aucs = np.nan_to_num(self.auc[first:stop, position], nan=0.0)
+        dprime = np.nan_to_num(self.separation(position)[first:stop], nan=0.0)
         candidates = np.flatnonzero(aucs >= aucs.max() - 0.005)
-        return int(candidates[np.argmax(dprime[candidates])]) + 1
+        return int(candidates[np.argmax(dprime[candidates])]) + first
 
 
 def analyse(acts: Activations, held_out: bool = True) -> DirectionReport:
