@@ -17,13 +17,15 @@ def figure(points: pd.DataFrame, coords: np.ndarray, colour_by: str) -> go.Figur
     rows = np.arange(len(points))
     kind = points["kind"].to_numpy()
 
-    def add(mask, name, **marker):
+    def add(mask, name, with_ids=True, **marker):
         if mask.any():
+            # why: no text for the (up to 100k) corpus points keeps the message small; ids only for marked points
+            extra = ({"text": points["doc_id"].to_numpy()[mask], "hovertemplate": "%{text}<extra>" + name + "</extra>"}
+                     if with_ids else {"hoverinfo": "skip"})
             fig.add_trace(go.Scattergl(x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name,
-                                       customdata=rows[mask], text=points["doc_id"].to_numpy()[mask],
-                                       hovertemplate="%{text}<extra>" + name + "</extra>", marker=marker))
+                                       customdata=rows[mask].astype(np.int32), marker=marker, **extra))
 
-    add(kind == "corpus", "corpus", size=4, color="rgba(150,150,150,0.35)")
+    add(kind == "corpus", "corpus", with_ids=len(points) <= 5000, size=4, color="rgba(150,150,150,0.35)")
     neg = kind == "negative"
     if colour_by == "likelihood":
         add(neg, "mined negative", size=9, color=points["likelihood"].fillna(0).to_numpy()[neg], colorscale="Reds",

@@ -6,6 +6,15 @@ import numpy as np
 
 from core.retrieval.candidates import Candidates
 
+# why: bm25s' English list keeps question words, so "what is a bank" would match every gloss containing "what"
+QUESTION_WORDS = ["what", "which", "who", "whom", "whose", "where", "when", "why", "how", "does", "mean", "meaning"]
+
+
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return sorted(set(STOPWORDS_EN) | set(QUESTION_WORDS))
+
 
 def bm25_candidates(query_texts: list[str], doc_texts: list[str], k: int) -> Candidates:
     """Top-k BM25 (Lucene variant, English stopwords) per query; rows with fewer hits are padded with -1."""
@@ -14,11 +23,11 @@ def bm25_candidates(query_texts: list[str], doc_texts: list[str], k: int) -> Can
     n_docs = len(doc_texts)
     kk = max(1, min(k, n_docs))
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(doc_texts, stopwords="en", show_progress=False), show_progress=False)
+    retriever.index(bm25s.tokenize(doc_texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
     vocab = retriever.vocab_dict
     # why: query tokens the corpus never saw carry no BM25 weight; dropping them avoids bm25s' unknown-token path
     q_tokens = [[t for t in toks if t in vocab] for toks in
-                bm25s.tokenize(query_texts, stopwords="en", return_ids=False, show_progress=False)]
+                bm25s.tokenize(query_texts, stopwords=_stopwords(), return_ids=False, show_progress=False)]
     indices = np.full((len(query_texts), k), -1, dtype=np.int64)
     scores = np.full((len(query_texts), k), -np.inf, dtype=np.float32)
     nonempty = [i for i, t in enumerate(q_tokens) if t]

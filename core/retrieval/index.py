@@ -57,12 +57,27 @@ def _faiss():
     return faiss
 
 
-def exact_search(queries: np.ndarray, docs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k inner product (FAISS IndexFlatIP, BLAS-batched)."""
-    faiss = _faiss()
-    index = faiss.IndexFlatIP(docs.shape[1])
-    index.add(np.ascontiguousarray(docs, dtype=np.float32))
-    return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, docs.shape[0]))
+def exact_search(queries: np.ndarray, docs: np.ndarray, k: int, block_floats: int = 1 << 25
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k inner product: blocked float32 matmul + top-k (torch), best first.
+
+    Faster than FAISS IndexFlatIP's heap selection at these sizes on 2 cores, and exact: same scores, same order.
+    """
+    import torch
+
+    k = min(k, docs.shape[0])
+    d = torch.from_numpy(np.ascontiguousarray(docs, dtype=np.float32))
+    q_all = np.ascontiguousarray(queries, dtype=np.float32)
+    step = max(1, block_floats // max(1, docs.shape[0]))
+    scores = np.empty((len(q_all), k), dtype=np.float32)
+    idx = np.empty((len(q_all), k), dtype=np.int64)
+    with torch.inference_mode():
+        for start in range(0, len(q_all), step):
+            sim = torch.from_numpy(q_all[start:start + step]) @ d.T
+            top = torch.topk(sim, k, dim=1, largest=True, sorted=True)
+            scores[start:start + step] = top.values.numpy()
+            idx[start:start + step] = top.indices.numpy()
+    return scores, idx
 
 
 def build_index(docs: np.ndarray, spec: IndexSpec = IndexSpec(), sample_queries: np.ndarray | None = None

@@ -30,7 +30,7 @@ def view_points(query_id: str, doc_rows: np.ndarray, doc_ids: list[str], positiv
     doc_rows = np.unique(np.concatenate([doc_rows, positives,
                                          np.array([i for i in mined.get("doc_row", [])], dtype=np.int64)]))
     frame = pd.DataFrame({"doc_row": doc_rows.astype(np.int64)})
-    frame["doc_id"] = [doc_ids[i] for i in frame["doc_row"]]
+    frame["doc_id"] = np.asarray(doc_ids, dtype=object)[frame["doc_row"].to_numpy()]
     frame["kind"] = "corpus"
     frame.loc[frame["doc_row"].isin(positives), "kind"] = "positive"
     m = mined[mined["query_id"] == query_id]
@@ -52,20 +52,37 @@ def _vectors(points: pd.DataFrame, doc_emb: np.ndarray, query_vec: np.ndarray) -
     return out
 
 
+def _top_axes(cov: np.ndarray, k: int, seed: int = 0, iters: int = 40) -> np.ndarray:
+    """Top-k eigenvectors of a symmetric d x d matrix by subspace iteration (a full LAPACK eigh of 384 x 384 took
+    seconds on a busy 2-core machine; this takes milliseconds)."""
+    v = np.random.default_rng(seed).normal(size=(cov.shape[0], k + 4))
+    for _ in range(iters):
+        v, _ = np.linalg.qr(cov @ v)
+    w, small = np.linalg.eigh(v.T @ cov @ v)
+    return v @ small[:, np.argsort(w)[::-1][:k]]
+
+
 def pca_coords(points: pd.DataFrame, doc_emb: np.ndarray, query_vec: np.ndarray, fit_sample: int = 10_000,
                seed: int = 0) -> np.ndarray:
     """2-D PCA, fitted on a sample (the marked points always in it), the query at the origin."""
-    x = _vectors(points, doc_emb, query_vec)
-    marked = np.flatnonzero(points["kind"].to_numpy() != "corpus")
-    rest = np.flatnonzero(points["kind"].to_numpy() == "corpus")
-    if len(x) > fit_sample:
+    kinds = points["kind"].to_numpy()
+    marked = np.flatnonzero(kinds != "corpus")
+    rest = np.flatnonzero(kinds == "corpus")
+    if len(points) > fit_sample:
         rest = np.random.default_rng(seed).choice(rest, size=max(0, fit_sample - len(marked)), replace=False)
-    fit = x[np.concatenate([marked, rest])]
+    fit = _vectors(points.iloc[np.concatenate([marked, rest])], doc_emb, query_vec).astype(np.float64)
     mean = fit.mean(axis=0)
-    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
-    coords = (x - mean) @ vt[:2].T
-    coords -= coords[points["kind"].to_numpy() == "query"][0]
-    return coords.astype(np.float32)
+    centred = fit - mean
+    axes = _top_axes(centred.T @ centred, 2, seed).astype(np.float32)
+    rows = points["doc_row"].to_numpy()
+    coords = np.empty((len(rows), 2), dtype=np.float32)
+    docs = rows >= 0
+    # project without materialising the n x d matrix of the points (a gather of 100k x 384 costs more than this)
+    projected = doc_emb @ axes if docs.sum() > len(doc_emb) // 2 else None
+    coords[docs] = projected[rows[docs]] if projected is not None else doc_emb[rows[docs]] @ axes
+    coords[~docs] = query_vec @ axes
+    coords -= coords[kinds == "query"][0]
+    return coords
 
 
 def umap_key(points: pd.DataFrame, model: str, n_neighbors: int, min_dist: float, seed: int, corpus_key: str) -> str:
