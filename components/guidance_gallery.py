@@ -56,7 +56,7 @@ def vote_tab(key: str) -> None:
     voter = st.text_input("Your name", key=f"{key}_voter", placeholder="needed to vote")
     runs = gallery.list_runs()
     pair_key = f"{key}_pair"
-    if st.button("New pair", key=f"{key}_new") or pair_key not in st.session_state:
+    if st.button("New pair", key=f"{key}_new") or st.session_state.get(pair_key) is None:
         p = gallery.draw_pair(runs[:50], random.Random())
         if p is not None:
             p["token"] = uuid.uuid4().hex

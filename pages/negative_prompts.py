@@ -25,7 +25,12 @@ for name, default in (("prompt", DEFAULT_PROMPT), ("negative", DEFAULT_NEGATIVE)
 
 
 def reopen(record: dict) -> None:
-    """Put a saved run's settings back into the Generate tab's widgets."""
+    """Ask for a saved run's settings to be put back into the widgets (applied before they render)."""
+    st.session_state[f"{K}_pending_reopen"] = record["id"]
+    st.rerun()
+
+
+def apply_reopen(record: dict) -> None:
     spec = record.get("extra", {}).get("spec") or {}
     choice, custom = source_to_choice(record["model"]["source"])
     st.session_state[f"{K}_model_choice"] = choice
@@ -41,7 +46,15 @@ def reopen(record: dict) -> None:
     set_method_inputs(f"{K}_methods", spec.get("methods") or record["request"]["methods"])
     st.session_state[f"{K}_run_id"] = record["id"]
     st.session_state[f"{K}_notice"] = f"Settings of run {record['id']} reopened in Generate."
-    st.rerun()
+
+
+if f"{K}_pending_reopen" in st.session_state:
+    from core.guidance import gallery as _gallery
+
+    try:
+        apply_reopen(_gallery.load_run(st.session_state.pop(f"{K}_pending_reopen")))
+    except _gallery.GalleryError as exc:
+        st.error(str(exc))
 
 
 tab_gen, tab_gallery, tab_vote = st.tabs(["Generate", "Gallery", "Blind A/B vote"])
