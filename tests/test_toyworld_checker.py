@@ -38,6 +38,11 @@ def test_accuracy_with_tinted_noisy_background():
     assert _accuracy(noise=10.0, tint=25.0, seeds=HELD_OUT[:200]) >= 0.98
 
 
+def test_grainy_images_are_denoised_for_segmentation():
+    # Strong pixel noise (like an under-trained sampler's output) must not create phantom objects.
+    assert _accuracy(noise=30.0, tint=40.0, seeds=HELD_OUT[:120]) >= 0.97
+
+
 def test_sizes_are_recovered():
     ok = total = 0
     for seed in HELD_OUT[:150]:

@@ -5,7 +5,8 @@
     report.objects                           # [DetectedObject(shape, colour, position, size, ...)]
 
 How, without any learned weights:
-1. Background = median colour of the border pixels (robust to a tinted or noisy background).
+1. Background = median colour of the border pixels (robust to a tinted or noisy background); if the
+   border is grainy, segmentation (not the shape fit) runs on a 3x3 median-filtered copy.
 2. Every pixel is unmixed against each palette colour: alpha = how far it is from the background towards
    that colour, residual = how far off that line. A pixel belongs to the colour with the smallest residual
    (anti-aliased edges are background/colour mixes, so they keep their colour); foreground = alpha > 0.5.
@@ -49,6 +50,7 @@ class SceneReport:
     objects: tuple[DetectedObject, ...]
     background: tuple[int, int, int]
     foreground_fraction: float = 0.0
+    noise: float = 0.0  # estimated background noise (0..255 units); above NOISE_DENOISE_THRESHOLD -> denoised
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def find(self, colour: str | None = None, shape: str | None = None,
@@ -86,9 +88,13 @@ def _border_median(img: np.ndarray) -> np.ndarray:
     return np.median(border, axis=0)
 
 
-def _saturation(img: np.ndarray) -> np.ndarray:
-    mx, mn = img.max(axis=-1), img.min(axis=-1)
-    return (mx - mn) / np.maximum(mx, 1.0)
+NOISE_DENOISE_THRESHOLD = 15.0  # border noise (robust std, 0..255 units) above which the image is denoised
+
+
+def _border_noise(img: np.ndarray, bg: np.ndarray) -> float:
+    """Robust standard deviation of the border pixels around the background colour."""
+    border = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])
+    return float(1.4826 * np.median(np.abs(border - bg)))
 
 
 def _position_of(cx: float, cy: float, scale: float) -> str:
@@ -151,11 +157,19 @@ def check(image: np.ndarray, min_area: float | None = None) -> SceneReport:
         min_area = 14.0 * scale * scale
 
     bg = _border_median(img)
+    noise = _border_noise(img, bg)
     alpha, residual = _unmix(img, bg)
+    seg_alpha, seg_residual = alpha, residual
+    if noise > NOISE_DENOISE_THRESHOLD:
+        # Grainy image (e.g. an under-trained sampler): segment on a 3x3 median-filtered copy so pixel
+        # speckle does not form spurious objects; the shape fit still uses the unfiltered coverage (the
+        # filter would round square corners).
+        smooth = ndimage.median_filter(img, size=(3, 3, 1), mode="nearest")
+        seg_alpha, seg_residual = _unmix(smooth, _border_median(smooth))
     # Each pixel's colour: the palette colour that explains it best (smallest residual, then largest alpha).
-    best = np.argmin(residual - 1e-3 * alpha, axis=-1)
-    a_best = np.take_along_axis(alpha, best[..., None], -1)[..., 0]
-    r_best = np.take_along_axis(residual, best[..., None], -1)[..., 0]
+    best = np.argmin(seg_residual - 1e-3 * seg_alpha, axis=-1)
+    a_best = np.take_along_axis(seg_alpha, best[..., None], -1)[..., 0]
+    r_best = np.take_along_axis(seg_residual, best[..., None], -1)[..., 0]
     # Foreground: at least half-way to a palette colour and not too far off its line (noise, odd hues).
     fg = (a_best > 0.5) & (r_best < 90.0)
 
@@ -195,4 +209,4 @@ def check(image: np.ndarray, min_area: float | None = None) -> SceneReport:
                                           template_error=err))
     objects.sort(key=lambda o: -o.area)
     return SceneReport(objects=tuple(objects), background=tuple(int(v) for v in bg),
-                       foreground_fraction=float(fg.mean()), notes=tuple(notes))
+                       foreground_fraction=float(fg.mean()), noise=noise, notes=tuple(notes))
