@@ -19,7 +19,7 @@ def _upload() -> list[P.Prompt]:
                             type=["csv", "jsonl", "json"], key="ref_upload")
     if file is None:
         return []
-    kind = st.radio("Your prompts are", list(UPLOAD_KINDS), horizontal=True, key="ref_upload_kind")
+    kind = st.radio("Your prompts are", list(UPLOAD_KINDS), index=2, horizontal=True, key="ref_upload_kind")
     try:
         items = P.parse_upload(file.getvalue(), file.name, set_name="upload", harmful=UPLOAD_KINDS[kind])
     except P.PromptSetError as exc:

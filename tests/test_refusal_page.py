@@ -71,6 +71,21 @@ def test_tiny_run_review_and_correction(data_dir):
     fixes = Store().corrections(runs[0]["id"])
     assert fixes[key]["label"] == "full_refusal"
     assert at.query_params["run"] == [runs[0]["id"]] or at.query_params["run"] == runs[0]["id"]
+    # the judge signal is added to the stored items
+    at.button(key="ref_judge_go").click().run()
+    assert not at.exception, at.exception
+    assert any("Judged 2 answers" in s.value for s in at.success)
+    assert all(0 <= i["judge"] <= 1 for i in Store().run_items(runs[0]["id"]))
+    # a second run with other settings, then both side by side in the charts
+    at.number_input(key="ref_max_new").set_value(6).run()
+    at.button(key="ref_go").click().run()
+    assert not at.exception, at.exception
+    ids = [r["id"] for r in Store().runs("refusals")]
+    assert len(ids) == 2
+    at.multiselect(key="ref_compare_runs").set_value(ids).run()
+    assert not at.exception, at.exception
+    over = [m.label for m in at.metric if m.label.startswith("Over-refusal rate, ")]
+    assert len(over) == 2 and over[0] != over[1]
 
 
 @pytest.mark.slow
