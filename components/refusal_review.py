@@ -67,6 +67,9 @@ def _correction_box(store, run_id: str, df) -> None:
     if pool.empty:
         st.info("No items to review here." if not only else "The signals agree on every item.")
         return
+    if only:
+        st.dataframe(pool[["item_key", "prompt", "answer", "phrase_label", "score", "judge", "label"]],
+                     hide_index=True, width="stretch", height=200)
     keys = pool["item_key"].tolist()
     key = st.selectbox("Item", keys, key="ref_fix_item",
                        format_func=lambda k: f"{k} · {df.set_index('item_key').loc[k, 'prompt'][:80]}")

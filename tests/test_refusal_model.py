@@ -270,3 +270,11 @@ def test_best_layer_skips_early_and_late_layers_and_breaks_ties_by_separation():
     rep = DirectionReport(np.zeros((L, P, 3)), auc, harmful, harmless, np.zeros(L), ["instr[-1]", "post[-1]"])
     assert rep.best_layer(position=1) == 6
     assert rep.separation(1)[6] > rep.separation(1)[4] > 0
+
+
+def test_without_chat_template_only_the_last_instruction_token_is_used(tiny_lm):
+    from core.refusals.direction import collect, post_instruction_count
+
+    assert post_instruction_count(tiny_lm, chat=False) == 0
+    acts = collect(tiny_lm, HARMFUL[:2], HARMLESS[:2], chat=False)
+    assert acts.harmful.shape[2] == 1 and acts.position_labels == ["instr[-1]"]

@@ -19,11 +19,13 @@ SENTINEL = "Zq7 sentinel text"
 
 def post_instruction_count(lm, chat: bool = True, system: str | None = None) -> int:
     """How many tokens the template puts after the user's text (e.g. "<|im_end|>\\n<|im_start|>assistant\\n")."""
+    if not (chat and lm.has_chat_template):
+        return 0  # raw text: the answer follows the instruction directly
     text = lm.format(SENTINEL, chat=chat, system=system)
     cut = text.rindex(SENTINEL) + len(SENTINEL)
     full = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
     head = lm.tokenizer(text[:cut], add_special_tokens=False)["input_ids"]
-    return max(1, len(full) - len(head))
+    return max(0, len(full) - len(head))
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class Activations:
 
 def collect(lm, harmful: Sequence[str], harmless: Sequence[str], chat: bool = True, system: str | None = None,
             batch_size: int = 8, progress=None) -> Activations:
-    k = post_instruction_count(lm, chat=chat, system=system) if chat else 0
-    positions = list(range(-(k + 1), 0)) if k else [-1]
+    k = post_instruction_count(lm, chat=chat, system=system)
+    positions = list(range(-(k + 1), 0))  # k == 0 (no template): only the last instruction token
     total = len(harmful) + len(harmless)
 
     def run(prompts, offset):
