@@ -80,7 +80,9 @@ def render_results(items: pd.DataFrame, content_free: pd.DataFrame, calibrate: b
         st.markdown(f"**How questions are split** ({rule.describe()}). Computed per model over all formats of this "
                     "run, from the same probabilities as the metrics. See *Definitions* below.")
         counts = data["categories"].groupby(["model", "category"]).size().unstack(fill_value=0)
-        st.dataframe(counts.reindex(columns=[c for c in CATEGORIES if c in counts.columns]), width="stretch")
+        counts = counts.reindex(columns=[c for c in CATEGORIES if c in counts.columns])
+        st.dataframe(counts, width="stretch")
+        download(counts.reset_index(), "knowledge_category_counts", "ynb_dl_catcounts")
         metric = st.selectbox("Heatmap metric", [m for m in METRICS if m not in ("n",)],
                               index=list(METRICS).index("yes_rate") - 1, format_func=lambda m: LABELS[m],
                               key="ynb_heat_metric")
@@ -93,8 +95,7 @@ def render_results(items: pd.DataFrame, content_free: pd.DataFrame, calibrate: b
                 "p_idk", "mass", "answer", "parsed_answer", "generation", "prompt"]
         st.dataframe(view[cols], hide_index=True, width="stretch", height=420)
         download(view[cols], "per_question_scores", "ynb_dl_items")
-        fam = metrics_table(view.assign(familiarity=view["familiarity"]), ("model", "format", "familiarity"),
-                            n_boot=0)
+        fam = metrics_table(view, ("model", "format", "familiarity"), n_boot=0)
         st.markdown("**By familiarity** (WordNet SemCor frequency of the concept)")
         st.dataframe(_fmt_table(fam, ("model", "format", "familiarity")), hide_index=True, width="stretch")
         download(fam, "metrics_by_familiarity", "ynb_dl_fam")

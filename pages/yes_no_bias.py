@@ -95,9 +95,12 @@ picked = st.multiselect("Prompt formats", list(all_formats), key="ynb_formats",
                         help="; ".join(f"{f.name}: {f.description}" for f in LIBRARY))
 formats = [all_formats[n] if use_chat else dataclasses.replace(all_formats[n], chat=False) for n in picked]
 with st.expander("Format library (what each format sends)"):
-    st.dataframe([{"format": f.name, "template": f.template, "options": ", ".join(n for n, _ in f.options),
-                   "chat template": f.chat, "negated": f.negated, "chain-of-thought": f.cot,
-                   "what it tests": f.description} for f in all_formats.values()], hide_index=True)
+    library = pd.DataFrame([{"format": f.name, "template": f.template,
+                             "options": "; ".join(f"{n}: {' | '.join(forms)}" for n, forms in f.options),
+                             "chat template": f.chat, "negated": f.negated, "chain-of-thought": f.cot,
+                             "what it tests": f.description} for f in all_formats.values()])
+    st.dataframe(library, hide_index=True)
+    download(library, "prompt_formats", "ynb_dl_formats")
 
 c1, c2, c3 = st.columns(3)
 calibrate = c1.toggle("Contextual calibration", key="ynb_calibrate",
