@@ -54,8 +54,9 @@ def default_inputs() -> MiningInputs | None:
 
 
 def compare(name: str, inputs: MiningInputs, strategy, st_params: dict, repeats: int = 2) -> dict:
-    texts = inputs.doc_texts
-    assert len(set(texts)) == len(texts), "the peer de-duplicates by text: texts must be unique"
+    # the peer de-duplicates by exact text and some WordNet glosses repeat: give it the (unique) ids as texts;
+    # its stand-in model maps each to the same embedding row we use, so both sides see identical vectors
+    texts = list(inputs.doc_ids)
     pos_texts = [[texts[d] for d in p] for p in inputs.positives]
     ours_t, peer_t = [], []
     for _ in range(repeats):
@@ -63,18 +64,34 @@ def compare(name: str, inputs: MiningInputs, strategy, st_params: dict, repeats:
         ours = strategy.mine(inputs)
         ours_t.append(time.perf_counter() - t)
         t = time.perf_counter()
-        peer = st_mine(inputs.query_texts, pos_texts, texts, inputs.query_emb, inputs.doc_emb, **st_params)
+        peer = st_mine(list(inputs.query_ids), pos_texts, texts, inputs.query_emb, inputs.doc_emb, **st_params)
         peer_t.append(time.perf_counter() - t)
-    q_text = dict(zip(inputs.query_ids, inputs.query_texts, strict=True))
-    d_text = dict(zip(inputs.doc_ids, inputs.doc_texts, strict=True))
-    mine = pd.DataFrame({"anchor": ours.query_id.map(q_text), "negative": ours.doc_id.map(d_text)})
+    mine = ours[["query_id", "doc_id"]]
     identical = mine.values.tolist() == peer[["anchor", "negative"]].values.tolist()
+    # duplicate WordNet glosses have bit-identical scores; the order among exact ties is arbitrary on both sides
+    same_sets = (set(zip(ours.query_id, ours.doc_id, strict=True)) ==
+                 set(zip(peer.anchor, peer.negative, strict=True)))
+    up_to_ties = same_sets and len(ours) == len(peer) and bool(np.allclose(ours.score.to_numpy(),
+                                                                             peer.score.to_numpy(), atol=1e-6))
+    from core.retrieval.index import exact_search
+    from core.retrieval.mining.base import Candidates
+
+    depth = strategy.num_negatives * 11 + inputs.max_positives * 2 + 10
+    cached = MiningInputs(**{**inputs.__dict__, "dense": Candidates(*exact_search(inputs.query_emb, inputs.doc_emb,
+                                                                                  depth))})
+    t = time.perf_counter()
+    again = strategy.mine(cached)
+    cached_s = time.perf_counter() - t
+    assert set(zip(again.query_id, again.doc_id, strict=True)) == set(zip(ours.query_id, ours.doc_id, strict=True))
     o, p = min(ours_t), min(peer_t)
     row = {"dataset": name, "strategy": strategy.label, "peer": f"mine_hard_negatives(use_faiss={st_params['use_faiss']})",
            "docs": len(inputs.doc_ids), "queries": len(inputs.query_ids), "negatives": len(ours),
-           "ours_s": round(o, 3), "peer_s": round(p, 3), "speedup": round(p / o, 2), "identical": identical}
+           "ours_s": round(o, 3), "peer_s": round(p, 3), "speedup": round(p / o, 2), "identical": identical,
+           "identical_up_to_exact_ties": up_to_ties, "ours_cached_candidates_s": round(cached_s, 3),
+           "speedup_cached_candidates": round(p / cached_s, 1)}
     print(f"{name:18s} {strategy.label:9s} vs {row['peer']:34s} ours {o:7.3f}s  peer {p:7.3f}s  "
-          f"x{p / o:5.2f}  identical={identical}  ({len(ours)} negatives)", flush=True)
+          f"x{p / o:5.2f}  identical={identical} (up to exact ties: {up_to_ties})  ({len(ours)} negatives); "
+          f"from cached candidate lists: {cached_s:.3f}s = x{p / cached_s:.0f}", flush=True)
     return row
 
 
@@ -153,10 +170,12 @@ def main() -> int:
     view = first_view(args.docs)
     um = umap_timing(args.umap_points)
     best = min(r["speedup"] for r in rows)
-    print(f"slowest speed-up over the peer: x{best:.2f} (goal >= 2); all identical: "
-          f"{all(r['identical'] for r in rows)}", flush=True)
+    ties = all(r["identical_up_to_exact_ties"] for r in rows)
+    print(f"slowest end-to-end speed-up over the peer: x{best:.2f} (goal >= 2); identical up to exact ties: {ties}",
+          flush=True)
     print(json.dumps({"bench": "retrieval_mining", "mining": rows, "min_speedup": best,
-                      "all_identical": all(r["identical"] for r in rows), "first_view": view, "umap": um}))
+                      "all_identical": all(r["identical"] for r in rows), "all_identical_up_to_exact_ties": ties,
+                      "first_view": view, "umap": um}))
     return 0
 
 
