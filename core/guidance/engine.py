@@ -197,6 +197,11 @@ def generate(adapter: ModelAdapter, request: GenerationRequest, progress: Progre
             empty_rows = [texts.index("")] * len(samples)
             conds = {"pos": enc.take(pos_rows), "neg": enc.take(neg_rows), "empty": enc.take(empty_rows)}
             noise = torch.cat([adapter.initial_noise(s, size) for _, s in samples]).to(adapter.device)
+            # One untimed call first: lazy initialisation (kernels, allocator) would otherwise be billed to
+            # whichever method runs first.
+            warm = adapter.make_scheduler()
+            t0 = adapter.set_timesteps(warm, request.steps, size)[0]
+            adapter.predict(noise, t0, conds["pos"], AttentionState())
             for label, method in zip(labels, request.methods, strict=True):
                 def tick(step: int, label: str = label, offset: int = done) -> None:
                     if progress is not None:
