@@ -12,7 +12,13 @@ from core.llm.adapter import ModelLoadError
 from core.refusals import prompts as P
 from core.refusals.direction import analyse, collect
 from core.refusals.score import RefusalTokenScore
-from core.refusals.steering import DirectionAblation, DirectionAddition, generate_side_by_side, steered
+from core.refusals.steering import (
+    DirectionAblation,
+    DirectionAddition,
+    generate_side_by_side,
+    model_lock,
+    steered,
+)
 
 HARMFUL_SETS = ["harmbench", "donotanswer"]
 HARMLESS_SETS = ["harmless", "overrefusal"]
@@ -98,7 +104,8 @@ def _steer(lm, rep, layer: int, pos: int, harmful: list[str], harmless: list[str
         with st.spinner("Generating unsteered and steered answers…"):
             rows = generate_side_by_side(lm, prompts, steering, max_new_tokens=int(max_new))
             scorer = RefusalTokenScore()
-            before = scorer.score(lm, prompts)
+            with model_lock(lm.model):
+                before = scorer.score(lm, prompts)
             with steered(lm.model, steering):
                 after = scorer.score(lm, prompts)
         table = pd.DataFrame(rows)

@@ -278,3 +278,19 @@ def test_without_chat_template_only_the_last_instruction_token_is_used(tiny_lm):
     assert post_instruction_count(tiny_lm, chat=False) == 0
     acts = collect(tiny_lm, HARMFUL[:2], HARMLESS[:2], chat=False)
     assert acts.harmful.shape[2] == 1 and acts.position_labels == ["instr[-1]"]
+
+
+def test_steering_holds_the_model_lock(tiny_lm):
+    import threading
+
+    from core.refusals.steering import DirectionAblation, model_lock, steered
+
+    r = np.ones(tiny_lm.model.config.hidden_size, dtype=np.float32)
+    got = []
+    with steered(tiny_lm.model, DirectionAblation(r)):
+        t = threading.Thread(target=lambda: got.append(model_lock(tiny_lm.model).acquire(timeout=0.2)))
+        t.start()
+        t.join()
+    assert got == [False]  # another session could not generate while the hooks were on
+    assert model_lock(tiny_lm.model).acquire(timeout=1)
+    model_lock(tiny_lm.model).release()

@@ -18,6 +18,7 @@ import pandas as pd
 from core.refusals.phrases import COMPLIANCE, FULL, LABELS, PARTIAL, PhraseMatcher
 from core.refusals.prompts import Prompt
 from core.refusals.score import RefusalTokenScore
+from core.refusals.steering import model_lock
 
 KIND = "refusals"
 ProgressFn = Callable[[int, int], None]
@@ -87,9 +88,11 @@ def execute(store, run_id: str, lm, progress: ProgressFn | None = None) -> dict:
         for start_i in range(0, len(todo), settings.batch_size):
             batch = todo[start_i:start_i + settings.batch_size]
             texts = [lm.format(p.prompt, chat=settings.chat, system=system) for p in batch]
-            scores = scorer.score_formatted(lm, texts, batch_size=settings.batch_size)
-            answers = lm.generate(texts, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                                  temperature=settings.temperature, seed=settings.seed + start_i)
+            with model_lock(lm.model):  # never while another session has steering hooks on this model
+                scores = scorer.score_formatted(lm, texts, batch_size=settings.batch_size)
+                answers = lm.generate(texts, max_new_tokens=settings.max_new_tokens,
+                                      batch_size=settings.batch_size, temperature=settings.temperature,
+                                      seed=settings.seed + start_i)
             for p, s, a in zip(batch, scores, answers, strict=True):
                 phrase = matcher.classify(a)
                 store.add_run_item(run_id, item_key(p), {

@@ -8,6 +8,7 @@ Two methods, one class each (same interface: `hooks(model)` gives (module, pre-h
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,24 +98,37 @@ class DirectionAddition:
         return [(layers[self.layer], _rewrite_hidden(add))]
 
 
+_LOCKS: dict[int, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model) -> threading.RLock:
+    """One re-entrant lock per model object. A cached model is shared by every browser session: hold this
+    while steering hooks are on, and while generating unsteered, so no one else's answer is steered."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(model), threading.RLock())
+
+
 @contextmanager
 def steered(model, steering) -> Iterator[None]:
     """Register the steering hooks for the duration of the block; they are removed even on errors."""
     handles = []
-    try:
-        for module, hook in steering.hooks(model):
-            handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
+    with model_lock(model):
+        try:
+            for module, hook in steering.hooks(model):
+                handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
 
 
 def generate_side_by_side(lm, prompts: Sequence[str], steering, chat: bool = True, max_new_tokens: int = 48,
                           batch_size: int = 8) -> list[dict]:
     """Unsteered and steered greedy answers for the same prompts."""
     texts = [lm.format(p, chat=chat) for p in prompts]
-    plain = lm.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    with model_lock(lm.model):
+        plain = lm.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     with steered(lm.model, steering):
         steer = lm.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return [{"prompt": p, "unsteered": a, "steered": b} for p, a, b in zip(prompts, plain, steer, strict=True)]
