@@ -99,14 +99,18 @@ def head_heatmap(nas: np.ndarray, title: str) -> go.Figure:
 def attention_pattern(tokens: list[str], att: np.ndarray, title: str, marks: tuple[int, int] | None = None
                       ) -> go.Figure:
     labels = [f"{i}:{t!r}"[:24] for i, t in enumerate(tokens)]
-    fig = go.Figure(go.Heatmap(z=att, x=labels, y=labels, colorscale="Viridis",
+    # the first token soaks up most attention (an attention sink): cap the colour scale at the rest's maximum
+    rest = att[:, 1:] if att.shape[1] > 1 else att
+    zmax = float(rest.max()) if rest.size and rest.max() > 0 else None
+    fig = go.Figure(go.Heatmap(z=att, x=labels, y=labels, colorscale="Viridis", zmin=0, zmax=zmax,
                                hovertemplate="query %{y}<br>key %{x}<br>%{z:.3f}<extra></extra>"))
     if marks:
         for idx, name in zip(marks, ("yes", "no"), strict=True):
             fig.add_vline(x=idx, line_color="white", line_dash="dot")
             fig.add_annotation(x=idx, y=len(tokens) - 1, text=name, showarrow=False, font={"color": "white"},
                                yshift=12)
-    fig.update_layout(title=title, height=700, yaxis_autorange="reversed", xaxis={"tickangle": -60, "tickfont":
+    fig.update_layout(title=title + " (colour capped at the maximum outside the first token)", height=700,
+                      yaxis_autorange="reversed", xaxis={"tickangle": -60, "tickfont":
                                                                                   {"size": 9}},
                       yaxis={"tickfont": {"size": 9}})
     return fig
