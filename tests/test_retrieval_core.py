@@ -186,6 +186,7 @@ def test_relabelling_raises_recall_when_a_false_negative_is_retrieved():
     assert table.loc["before", "Judged@10"] == pytest.approx(1 / 3) and table.loc["after", "Judged@10"] == 1.0
 
 
+@pytest.mark.slow
 def test_embeddings_are_cached_by_model_and_texts(data_dir, monkeypatch):
     from core.retrieval import embed
 

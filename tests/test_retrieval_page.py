@@ -50,6 +50,7 @@ def test_fresh_data_dir_offers_to_build_instead_of_blocking(data_dir):
     assert "Build the default dataset" in labels
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (assets.WORDNET_DEBIAN_DIR / "data.noun").exists(), reason="WordNet not installed")
 def test_mine_label_quality_export_on_a_prepared_sample(data_dir):
     prepare_sample_with_fake_embeddings()
