@@ -150,3 +150,15 @@ def test_embedded_smollm2_scores_equal_direct_transformers():
     # the negative bias the issue reports for this exact prompt (chat template): P(Yes) ~0.09, P(No) ~0.28
     assert got[0, 1] > got[0, 0]
     assert abs(got[0, 0] - 0.09) < 0.03 and abs(got[0, 1] - 0.28) < 0.05
+
+
+def test_prefix_sharing_falls_back_when_the_cache_cannot_be_shared(tiny, monkeypatch):
+    def unsupported(*a, **k):
+        raise NotImplementedError("no batch_repeat_interleave")
+
+    monkeypatch.setattr(scoring, "_forward_with_prefix", unsupported)
+    prompts = [tiny.format(p) for p in PROMPTS]
+    options = {"yes": YES, "no": NO}
+    with pytest.warns(RuntimeWarning, match="prefix sharing unavailable"):
+        got = scoring.score_prompts(tiny, prompts, options, config=scoring.ScorerConfig(batch_size=2))
+    np.testing.assert_allclose(got, direct_probs(tiny, prompts, options), rtol=1e-4, atol=1e-6)

@@ -14,6 +14,7 @@ For each prompt the probability of an option is the sum, over the option's surfa
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -113,15 +114,23 @@ def compute_option_probs(lm, prompts: Sequence[str], token_sets: Sequence[Sequen
     prefix_memo: dict[tuple[int, ...], object] = {}
     device = lm.device
     done = 0
+    share = config.share_prefix
     for start in range(0, len(order), config.batch_size):
         rows = order[start:start + config.batch_size]
         batch = [ids[i] for i in rows]
         shared = _common_prefix_len(batch)
         shared = min(shared, min(len(b) for b in batch) - 1)  # every row keeps at least one own token
         with torch.no_grad():
-            if config.share_prefix and shared >= config.min_prefix_tokens:
-                logits = _forward_with_prefix(lm, batch, shared, prefix_memo, pad_id, device)
-            else:
+            logits = None
+            if share and shared >= config.min_prefix_tokens:
+                try:
+                    logits = _forward_with_prefix(lm, batch, shared, prefix_memo, pad_id, device)
+                except (AttributeError, NotImplementedError, TypeError) as exc:
+                    # a model whose cache cannot be copied/expanded: plain batches give the same numbers
+                    warnings.warn(f"prefix sharing unavailable for {lm.name} ({exc}); scoring without it",
+                                  RuntimeWarning, stacklevel=2)
+                    share = False
+            if logits is None:
                 logits = _forward_left_padded(lm, batch, pad_id, device)
             probs = torch.softmax(logits.float(), dim=-1)
             cols = [probs[:, list(t)].sum(dim=1) for t in token_sets]
