@@ -193,3 +193,21 @@ def test_methods_round_trip_through_dicts():
         method_from_dict({"method": "nope"})
     with pytest.raises(GuidanceConfigError):
         method_from_dict({"method": "cfg", "bogus": 1})
+
+
+def test_cfg_matches_the_toy_models_reference_sampler():
+    """On the real toy model (once installed), our CFG equals core.toyworld.sample's plain DDIM+CFG exactly."""
+    from core import assets
+
+    if not assets.get("toy_t2i").installed():
+        pytest.skip("the toy model's weights are not installed yet")
+    import numpy as np
+
+    from core.toyworld.sample import ToyT2I, sample
+
+    model = ToyT2I.load()
+    prompt, negative = "a red circle on the left and a blue square", "blue square"
+    ref = sample([prompt], negative, steps=6, guidance_scale=7.5, seed=0, model=model)
+    adapter = load_adapter("embedded:toy_t2i", device="cpu")
+    mine = run(adapter, [CFG(scale=7.5)], prompts=(prompt,), negatives=(negative,), steps=6).runs[0].images
+    assert np.abs(ref.astype(int) - mine.astype(int)).max() <= 1

@@ -35,7 +35,8 @@ def test_first_load_runs_nothing(data_dir):
     at = page(data_dir)
     assert at.title[0].value == "Negative prompts"
     assert any("Nothing runs before that" in i.value for i in at.info)
-    assert not (Path(data_dir) / "guidance_runs").exists() or not any((Path(data_dir) / "guidance_runs").iterdir())
+    runs = Path(data_dir) / "gallery" / "negative_prompts"
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 def test_generate_gallery_and_vote(data_dir):
@@ -46,7 +47,7 @@ def test_generate_gallery_and_vote(data_dir):
     at.button(key="np_go").click().run(timeout=300)
     assert not at.exception, at.exception
     assert not errors(at), errors(at)
-    runs = [d for d in (Path(data_dir) / "guidance_runs").iterdir() if not d.name.startswith(".")]
+    runs = [d for d in (Path(data_dir) / "gallery" / "negative_prompts").iterdir() if not d.name.startswith(".")]
     assert len(runs) == 1 and (runs[0] / "run.json").exists()
     assert len(list((runs[0] / "images").glob("*.png"))) == 3 * 2  # 3 methods x 2 seeds
     labels = [m.value for m in at.markdown]
@@ -94,7 +95,7 @@ def test_bad_input_gets_a_message(data_dir):
     at.button(key="np_go").click().run(timeout=300)
     assert any("Could not load" in e for e in errors(at)), errors(at)
     assert not at.exception
-    runs = Path(data_dir) / "guidance_runs"
+    runs = Path(data_dir) / "gallery" / "negative_prompts"
     assert not runs.exists() or not any(runs.iterdir())  # nothing partial was saved
 
 

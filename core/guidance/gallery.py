@@ -1,4 +1,4 @@
-"""Saved runs: every generation goes to <data>/guidance_runs/<run id>/ as PNGs plus run.json holding
+"""Saved runs: every generation goes to <data>/gallery/negative_prompts/<run id>/ as PNGs plus run.json holding
 everything needed to reproduce it. Written into a hidden temp folder and renamed when complete, so a
 crash never leaves a partial run in the gallery. Also: comparison grids as one PNG, blind A/B pairs and
 the win-rate table of the preference votes (stored with core.store.Store)."""
@@ -31,7 +31,7 @@ class GalleryError(ValueError):
 
 
 def runs_dir() -> Path:
-    return subdir("guidance_runs")
+    return subdir("gallery", "negative_prompts")
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -51,8 +51,13 @@ def read_png(path: Path) -> np.ndarray:
 
 def save_run(result: Any, extra: dict[str, Any] | None = None) -> str:
     """Write a GenerationResult; returns the run id. `extra` (grid layout, page settings) goes into run.json."""
-    import diffusers
-    import torch
+    from importlib.metadata import PackageNotFoundError, version
+
+    def _version(pkg: str) -> str:
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "not installed"
 
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     root = runs_dir()
@@ -64,7 +69,7 @@ def save_run(result: Any, extra: dict[str, Any] | None = None) -> str:
                     "steps": req.steps, "size": result.size, "methods": [m.to_dict() for m in req.methods],
                     "labels": req.method_labels()},
         "samples": [list(s) for s in result.samples], "runs": [], "extra": extra or {},
-        "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__},
+        "versions": {"torch": _version("torch"), "diffusers": _version("diffusers")},
     }
     try:
         (tmp / "images").mkdir(parents=True)
