@@ -6,7 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from components.resources import asset_table, device_line
+from components.router import ensure_router
 from core.paths import data_dir
+
+ensure_router()
 
 st.title("Negative Space")
 st.caption("An instrument panel for the negatives in ML: hard and false negatives, negative prompts, "

@@ -9,6 +9,9 @@ from components.guidance_gallery import gallery_tab, vote_tab
 from components.guidance_methods import method_inputs, set_method_inputs
 from components.guidance_model import cached_adapter, model_choice, source_to_choice
 from components.image_grid import show_run
+from components.router import ensure_router
+
+ensure_router()
 
 K = "np"
 DEFAULT_PROMPT = "a red circle on the left and a blue square"

@@ -10,6 +10,9 @@ from components.refusal_direction import direction_panel
 from components.refusal_review import EMBEDDED, review_panel
 from components.refusal_run import run_panel
 from components.resources import store
+from components.router import ensure_router
+
+ensure_router()
 
 st.title("Refusals")
 st.caption("How often a chat model refuses harmful prompts, how often it over-refuses safe prompts that look "

