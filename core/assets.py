@@ -203,7 +203,12 @@ def prepare_wordnet(source: Path = WORDNET_DEBIAN_DIR) -> Path | None:
 def load_wordnet():
     """nltk's WordNet corpus reader over the embedded copy."""
     root = require("wordnet")
+    import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    # nltk only reads corpora under a folder on nltk.data.path (its path sandbox): register ours.
+    if str(nltk_data_dir()) not in nltk.data.path:
+        nltk.data.path.append(str(nltk_data_dir()))
 
     return WordNetCorpusReader(str(root), None)
 

@@ -57,3 +57,11 @@ def test_model_source_kinds(tmp_path):
     assert parse_model_source("HuggingFaceTB/SmolLM2-135M-Instruct").kind == "hub"
     assert parse_model_source(str(tmp_path)).kind == "local"
     assert parse_model_source("embedded:smollm2").kind == "embedded"
+
+
+@pytest.mark.skipif(not assets.get("wordnet").installed(), reason="WordNet not installed (bash scripts/setup.sh)")
+def test_load_wordnet_reads_the_embedded_copy():
+    wn = assets.load_wordnet()
+    dog = wn.synsets("dog", pos="n")[0]
+    assert "canine" in {lemma for h in dog.hypernyms() for lemma in h.lemma_names()}
+    assert len(list(wn.all_synsets("n"))) > 80_000
