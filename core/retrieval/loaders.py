@@ -44,8 +44,8 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
                     continue
                 try:
                     obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetFormatError(path, n, f"not valid JSON ({exc.msg})") from None
+                except (ValueError, RecursionError) as exc:  # also too-deep nesting, 5000-digit numbers
+                    raise DatasetFormatError(path, n, f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
                 if not isinstance(obj, dict):
                     raise DatasetFormatError(path, n, f"expected a JSON object, got {type(obj).__name__}")
                 yield n, obj
