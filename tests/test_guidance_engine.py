@@ -211,3 +211,24 @@ def test_cfg_matches_the_toy_models_reference_sampler():
     adapter = load_adapter("embedded:toy_t2i", device="cpu")
     mine = run(adapter, [CFG(scale=7.5)], prompts=(prompt,), negatives=(negative,), steps=6).runs[0].images
     assert np.abs(ref.astype(int) - mine.astype(int)).max() <= 1
+
+
+def test_out_of_memory_becomes_a_clear_error_and_restores_processors(adapters, monkeypatch):
+    from core.guidance import GenerationError
+
+    a = adapters["sd15"]
+    before = {k: id(v) for k, v in a.denoiser.attn_processors.items()}
+    calls = {"n": 0}
+    real = a.predict
+
+    def oom(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:  # after the warm-up call, inside a guided run
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(a, "predict", oom)
+    req = GenerationRequest(prompts=["a red circle"], negatives=["red"], methods=[NAG()], seeds=[0], steps=STEPS)
+    with pytest.raises(GenerationError, match="Out of memory"):
+        generate(a, req)
+    assert {k: id(v) for k, v in a.denoiser.attn_processors.items()} == before

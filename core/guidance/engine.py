@@ -112,6 +112,7 @@ class MethodRun:
     latents: Any = None  # torch float32 [N, C, h, w] on CPU: the final latents (pixels for the toy model)
     seconds: float = 0.0
     seconds_per_image: float = 0.0
+    cpu_seconds_per_image: float = 0.0  # process CPU time: steadier than wall time on a busy shared CPU
     peak_memory_mb: float | None = None
     memory_kind: str = ""  # "cuda allocated" | "process RSS above start"
     denoiser_calls: int = 0
@@ -189,7 +190,8 @@ def generate(adapter: ModelAdapter, request: GenerationRequest, progress: Progre
     total = request.steps * len(request.methods)
     done = 0
     try:
-        with torch.no_grad():
+        # One generation per model at a time: attention methods swap the (shared, cached) model's processors.
+        with _model_lock(adapter), torch.no_grad():
             texts = sorted({*prompts, *negatives, ""})
             enc = adapter.encode(texts)
             pos_rows = [texts.index(prompts[i]) for i in prompt_idx]
@@ -220,6 +222,18 @@ def generate(adapter: ModelAdapter, request: GenerationRequest, progress: Progre
             raise GenerationError(_oom_message(request)) from exc
         raise
     return result
+
+
+_LOCKS_GUARD = threading.Lock()
+
+
+def _model_lock(adapter: ModelAdapter) -> threading.Lock:
+    with _LOCKS_GUARD:
+        lock = getattr(adapter, "_generation_lock", None)
+        if lock is None:
+            lock = threading.Lock()
+            adapter._generation_lock = lock
+        return lock
 
 
 def _oom_message(req: GenerationRequest) -> str:
@@ -260,7 +274,7 @@ def _run_method(adapter: ModelAdapter, method: GuidanceMethod, label: str, conds
         if attention is not None else contextlib.nullcontext()
     x0s = []
     calls = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with meter, install:
         scheduler = adapter.make_scheduler()
         timesteps = adapter.set_timesteps(scheduler, steps, size)
@@ -287,7 +301,7 @@ def _run_method(adapter: ModelAdapter, method: GuidanceMethod, label: str, conds
         images = adapter.decode(latents)
         if cuda:
             torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     x0_steps = None
     if record_x0 and x0s:
         import numpy as np
@@ -300,7 +314,7 @@ def _run_method(adapter: ModelAdapter, method: GuidanceMethod, label: str, conds
         peak, kind = meter.above_start_mb, "process RSS above start"
     return MethodRun(label=label, method=method, images=images, x0_steps=x0_steps, latents=latents.float().cpu(),
                      seconds=seconds,
-                     seconds_per_image=seconds / n, peak_memory_mb=peak, memory_kind=kind, denoiser_calls=calls,
+                     seconds_per_image=seconds / n, cpu_seconds_per_image=cpu_seconds / n, peak_memory_mb=peak, memory_kind=kind, denoiser_calls=calls,
                      guided_attention_calls=state.calls)
 
 
