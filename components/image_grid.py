@@ -35,6 +35,7 @@ def timing_table(record: dict[str, Any]) -> list[dict[str, Any]]:
     for r in record["runs"]:
         out.append({"method": r["label"], "s / image": round(r["seconds_per_image"], 4),
                     "x CFG": round(r["seconds_per_image"] / cfg, 2) if cfg else None,
+                    "CPU s / image": round(r.get("cpu_seconds_per_image", float("nan")), 4),
                     "denoiser calls": r["denoiser_calls"],
                     "peak memory (MiB)": None if r["peak_memory_mb"] is None else round(r["peak_memory_mb"], 1),
                     "memory measured as": r["memory_kind"]})
@@ -54,7 +55,8 @@ def show_run(record: dict[str, Any], key: str) -> None:
 
     st.markdown("##### Time and memory per method")
     st.dataframe(timing_table(record), hide_index=True, key=f"{key}_timing")
-    st.caption("Time per image includes the final decode; memory is CUDA peak allocation on a GPU and sampled "
+    st.caption("Time per image includes the final decode (wall clock; on a busy shared CPU the process CPU time "
+               "is the steadier comparison); memory is CUDA peak allocation on a GPU and sampled "
                "process RSS above the start on CPU (coarse: allocator reuse hides small differences).")
 
     labels = [r["label"] for r in record["runs"]]

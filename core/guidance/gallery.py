@@ -77,6 +77,7 @@ def save_run(result: Any, extra: dict[str, Any] | None = None) -> str:
         for mi, run in enumerate(result.runs):
             entry = {"label": run.label, "method": run.method.to_dict(), "title": run.method.family(),
                      "seconds": run.seconds, "seconds_per_image": run.seconds_per_image,
+                     "cpu_seconds_per_image": run.cpu_seconds_per_image,
                      "peak_memory_mb": run.peak_memory_mb, "memory_kind": run.memory_kind,
                      "denoiser_calls": run.denoiser_calls, "images": []}
             for si, (pi, seed) in enumerate(result.samples):
