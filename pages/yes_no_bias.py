@@ -102,8 +102,8 @@ with st.expander("Format library (what each format sends)"):
                              "options": "; ".join(f"{n}: {' | '.join(forms)}" for n, forms in f.options),
                              "chat template": f.chat, "negated": f.negated, "chain-of-thought": f.cot,
                              "what it tests": f.description} for f in all_formats.values()])
-    st.dataframe(library, hide_index=True)
-    download(library, "prompt_formats", "ynb_dl_formats")
+    st.dataframe(library, hide_index=True)  # CSV via the table's own download icon (an explicit
+    # download_button placed above the Run button stops AppTest's click on Run from registering)
 
 c1, c2, c3 = st.columns(3)
 calibrate = c1.toggle("Contextual calibration", key="ynb_calibrate",
