@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+_checked = False
+
 
 def ensure_router() -> None:
+    # Once per process: the first run of a fresh server is a page load (no widget events to lose in the
+    # rerun). AppTest resets the flag before every run; rerunning there would drop the clicks under test.
+    global _checked
+    if _checked:
+        return
+    _checked = True
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # a Streamlit without the legacy mode: nothing to do

@@ -17,16 +17,6 @@ RANDOM_TOY = "Tiny random toy-shaped UNet (untrained)"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _no_router_rerun(monkeypatch):
-    """AppTest resets Streamlit's legacy pages/ flag before every run, so components.router.ensure_router()
-    reruns every script run and a button click is lost in the rerun. In a real server it reruns once per
-    process (the Chromium test below covers that path)."""
-    import components.router
-
-    monkeypatch.setattr(components.router, "ensure_router", lambda: None)
-
-
 def page(data_dir) -> AppTest:
     from components.resources import store
 
