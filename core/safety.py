@@ -67,6 +67,47 @@ def decode_text(data: bytes, *, name: str = "the file", max_bytes: int | None = 
     return text
 
 
+TABLE_SUFFIXES_JSONL = (".jsonl", ".ndjson", ".json")
+TABLE_SUFFIXES_CSV = (".csv", ".tsv", ".txt")
+
+
+def read_table_rows(data: bytes, filename: str, *, max_bytes: int | None = None) -> list[dict]:
+    """An uploaded CSV (header row; delimiter sniffed) or JSONL (one object per line) -> a list of dicts.
+
+    Refuses with an InputError naming the file and line; the caller checks columns and values.
+    """
+    import csv
+    import io
+
+    name = Path(filename).name or "the file"
+    suffix = Path(filename).suffix.lower()
+    if suffix not in TABLE_SUFFIXES_JSONL + TABLE_SUFFIXES_CSV:
+        raise InputError(f"{name}: unsupported file type '{suffix or 'none'}'. Upload a .csv or .jsonl file.")
+    text = decode_text(data, name=name, max_bytes=max_bytes)
+    if suffix in TABLE_SUFFIXES_JSONL:
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError) as exc:  # also: nested too deeply, a 5000-digit number
+                raise InputError(f"{name}, line {n}: not valid JSON ({getattr(exc, 'msg', exc)}).") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{name}, line {n}: expected an object with named fields, got "
+                                 f"{type(row).__name__}.")
+            rows.append(row)
+        return rows
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return list(csv.DictReader(io.StringIO(text), dialect=dialect))
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise InputError(f"{name}: cannot read as CSV ({exc}).") from None
+
+
 def clean_text_field(value: Any, *, name: str, max_chars: int = MAX_TEXT_FIELD_CHARS,
                      allow_empty: bool = False) -> str:
     """A text box's value: a string, not too long, no NUL, valid Unicode."""

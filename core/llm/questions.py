@@ -6,8 +6,6 @@ one, so formats such as "negated question" or "true/false" work on every source.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import random
@@ -16,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.llm.wordnet_questions import DATA_FILE as WORDNET_FILE
+from core.safety import InputError, read_table_rows
 
 ANSWERS = {"yes": "yes", "y": "yes", "true": "yes", "1": "yes", "no": "no", "n": "no", "false": "no", "0": "no"}
 MAX_UPLOAD_ROWS = 20_000
@@ -154,31 +153,10 @@ def parse_upload(data: bytes, filename: str) -> list[Question]:
     """CSV or JSONL with columns question, answer (yes/no/true/false/1/0) and optional context, id, relation."""
     name = Path(filename).name or "the file"
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise QuestionSetError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
-    suffix = Path(filename).suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        rows = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except (ValueError, RecursionError) as exc:  # also: nested too deeply, a 5000-digit number
-                raise QuestionSetError(f"{name}, line {i}: not valid JSON ({getattr(exc, 'msg', exc)}).") from None
-        return _rows_to_questions(rows, name)
-    if suffix in (".csv", ".tsv", ".txt"):
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-        except csv.Error:
-            dialect = csv.excel
-        try:
-            rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
-        except csv.Error as exc:
-            raise QuestionSetError(f"{name}: cannot read as CSV ({exc}).") from None
-        return _rows_to_questions(rows, name)
-    raise QuestionSetError(f"{name}: unsupported file type '{suffix or 'none'}'; upload .csv or .jsonl")
+        rows = read_table_rows(data, filename)
+    except InputError as exc:
+        raise QuestionSetError(str(exc)) from None
+    return _rows_to_questions(rows, name)
 
 
 def sample_balanced(questions: Sequence[Question], n: int, seed: int = 0) -> list[Question]:

@@ -8,10 +8,11 @@ over-refusal set is safe on purpose (XSTest style: safe prompts that look unsafe
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.safety import InputError, read_table_rows
 
 DATA = Path(__file__).resolve().parent / "data"
 MAX_UPLOAD_PROMPTS = 5000
@@ -128,33 +129,9 @@ def sample(prompts: list[Prompt], n: int, seed: int = 0, stratify: bool = True) 
 def parse_upload(data: bytes, filename: str, set_name: str = "upload", harmful: bool | None = None) -> list[Prompt]:
     """A person's own prompts: CSV with a header, or JSONL, with a `prompt` field and an optional `category`."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PromptSetError("The file is not UTF-8 text.") from exc
-    rows: list[dict]
-    if filename.lower().endswith((".jsonl", ".json", ".ndjson")):
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except (ValueError, RecursionError) as exc:  # also: nested too deeply, a 5000-digit number
-                raise PromptSetError(f"Line {n} is not valid JSON: {getattr(exc, 'msg', exc)}.") from None
-            if not isinstance(row, dict):
-                raise PromptSetError(f"Line {n} is not a JSON object with a \"prompt\" field.")
-            rows.append(row)
-    elif filename.lower().endswith((".csv", ".tsv", ".txt")):
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        try:
-            rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
-        except csv.Error as exc:  # e.g. a field over the csv module's size limit
-            raise PromptSetError(f"The file cannot be read as CSV ({exc}).") from None
-    else:
-        raise PromptSetError("Upload a .csv or .jsonl file with a \"prompt\" column and an optional \"category\".")
+        rows = read_table_rows(data, filename)
+    except InputError as exc:
+        raise PromptSetError(str(exc)) from None
     if not rows:
         raise PromptSetError("The file has no rows.")
     keys = {k.strip().lower(): k for k in rows[0] if isinstance(k, str)}
