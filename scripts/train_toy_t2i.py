@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-file", type=Path, default=None)
     ap.add_argument("--no-eval", action="store_true", help="skip the quality measurement after training")
     ap.add_argument("--eval-only", action="store_true", help="only measure the quality of --output")
-    ap.add_argument("--eval-samples", type=int, default=8, help="samples per prompt for the quality figures")
+    ap.add_argument("--eval-samples", type=int, default=4, help="samples per prompt for the quality figures")
+    ap.add_argument("--eval-guidance", type=float, default=2.5, help="CFG scale for the quality figures")
     args = ap.parse_args(argv)
 
     import torch
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from core.toyworld.quality import evaluate_and_record
 
-    figures = evaluate_and_record(args.output, samples_per_prompt=args.eval_samples, log=log)
+    figures = evaluate_and_record(args.output, samples_per_prompt=args.eval_samples,
+                                  guidance_scale=args.eval_guidance, log=log)
     log("quality: " + json.dumps(figures))
     return 0
 

@@ -64,7 +64,7 @@ def _run(model, prompts: list[str], samples_per_prompt: int, steps: int, guidanc
 
 
 def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8, steps: int = 25,
-                     guidance_scale: float = 4.0, seed: int = 1000, n_pairs: int = 12,
+                     guidance_scale: float = 2.5, seed: int = 1000, n_pairs: int = 12,
                      model=None, include_position: bool = True) -> dict[str, Any]:
     from core.toyworld.sample import ToyT2I
 
@@ -112,14 +112,15 @@ def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8
     return out
 
 
-def evaluate_and_record(path: str | Path, samples_per_prompt: int = 8,
+def evaluate_and_record(path: str | Path, samples_per_prompt: int = 4, guidance_scale: float = 2.5,
                         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure and write the figures into <path>/toy_t2i.json under "quality"."""
     from core.toyworld.model import META_FILE
     from core.toyworld.sample import ToyT2I
 
     path = Path(path)
-    figures = evaluate_quality(samples_per_prompt=samples_per_prompt, model=ToyT2I.load(path))
+    figures = evaluate_quality(samples_per_prompt=samples_per_prompt, guidance_scale=guidance_scale,
+                               model=ToyT2I.load(path))
     meta_file = path / META_FILE
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     meta["quality"] = figures

