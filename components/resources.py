@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import assets, device
+from core.paths import database_path
 from core.store import Store
 
 
@@ -19,6 +20,13 @@ def device_line() -> str:
 
 
 @st.cache_resource(show_spinner=False)
+def _store_at(path: str) -> Store:
+    return Store(path)
+
+
 def store() -> Store:
-    """One Store per server process; it opens one SQLite connection per thread itself."""
-    return Store()
+    """One Store per database file and process (it opens one SQLite connection per thread itself).
+
+    Keyed by the path so a changed NEGSPACE_DATA (tests, a second data directory) never writes to the old one.
+    """
+    return _store_at(str(database_path()))

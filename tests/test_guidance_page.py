@@ -18,9 +18,6 @@ pytestmark = pytest.mark.slow
 
 
 def page(data_dir) -> AppTest:
-    from components.resources import store
-
-    store.clear()  # the cached Store points at the previous test's data directory
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception

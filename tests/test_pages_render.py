@@ -26,3 +26,13 @@ def test_every_page_renders(page, data_dir):
     at.switch_page(page).run()
     assert not at.exception, f"{page}: {at.exception}"
     assert at.title, f"{page} shows no title"
+
+
+def test_cached_store_follows_the_data_directory(tmp_path, monkeypatch):
+    from components.resources import store
+
+    monkeypatch.setenv("NEGSPACE_DATA", str(tmp_path / "a"))
+    first = store()
+    monkeypatch.setenv("NEGSPACE_DATA", str(tmp_path / "b"))
+    second = store()
+    assert first.path.parent == (tmp_path / "a").resolve() and second.path.parent == (tmp_path / "b").resolve()
