@@ -124,3 +124,27 @@ with tab_gallery:
 
 with tab_vote:
     vote_tab(f"{K}_vote")
+
+with st.expander("Adherence benchmark"):
+    from core.adherence import load_saved
+
+    try:
+        saved = load_saved()
+    except (OSError, ValueError) as exc:
+        saved = None
+        st.error(f"Could not read the saved benchmark: {exc}")
+    if saved is None:
+        st.info("No saved result yet. Run `.venv/bin/python bench/negative_adherence.py` (about 6-10 min on a "
+                "CPU; `--quick` for a 1-minute smoke run) and reopen this page. Method details: docs/adherence.md.")
+    else:
+        meta, table = saved
+        st.caption(f"{meta.get('model')} on {meta.get('device')}, {meta.get('prompts_per_suite')} prompts x "
+                   f"{len(meta.get('seeds', []))} seeds per suite{' (quick run)' if meta.get('quick') else ''}, "
+                   f"saved {meta.get('created')}. negative_rate: lower is better; positive / success: higher is "
+                   "better; vs_cfg: success minus the best CFG scale of the suite. Small samples: differences "
+                   "of a few images are noise.")
+        cols = [c for c in ("suite", "steps", "method", "n", "negative_rate", "positive_rate", "success_rate",
+                            "vs_cfg", "seconds_per_image") if c in table.columns]
+        st.dataframe(table[cols], hide_index=True)
+        for family, text in (meta.get("verdicts") or {}).items():
+            st.markdown(f"- **{family}**: {text}")
