@@ -243,6 +243,15 @@ def resolve_user_path(text: Any, *, must_exist: bool = True, kind: str = "any", 
         path = Path(text).expanduser().resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, unknown ~user, lone surrogate
         raise InputError(f"Cannot resolve the path {text!r}: {exc}") from None
+    try:
+        return _check_resolved_path(path, must_exist=must_exist, kind=kind, for_writing=for_writing,
+                                    suffixes=suffixes)
+    except OSError as exc:  # a name too long for the file system, a permission error on a parent...
+        raise InputError(f"Cannot use the path {str(path)[:200]!r}: {exc.strerror or exc}") from None
+
+
+def _check_resolved_path(path: Path, *, must_exist: bool, kind: str, for_writing: bool,
+                         suffixes: tuple[str, ...]) -> Path:
     if suffixes and path.suffix.lower() not in suffixes and not (kind == "dir" or path.is_dir()):
         raise InputError(f"{path} should end in {' or '.join(suffixes)}.")
     if for_writing:
