@@ -6,7 +6,7 @@ Every method of the engine at two strengths, all from the same noise per seed. P
 which the negative still appears (lower is better), the rate at which the positive is right (higher is
 better), success (both), time per image, and the success rate minus the best CFG scale's.
 
-    .venv/bin/python bench/negative_adherence.py            # 8 prompts x 2 seeds per suite (~6-8 min, 2 cores)
+    .venv/bin/python bench/negative_adherence.py            # 8 prompts x 2 seeds per suite (6-10 min, 2 busy cores)
     .venv/bin/python bench/negative_adherence.py --quick    # 2 prompts x 1 seed, steps 8/4 (about a minute)
 Writes <data dir>/bench/negative_adherence.{csv,json} (+ per-image rows), prints the table, ends with one
 JSON line.
