@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from components import refusal_charts as charts
+from components.failures import shown_failures
 from components.refusal_resources import causal_lm
-from core.llm.adapter import ModelLoadError
+from core.failures import describe_failure
 from core.refusals import prompts as P
 from core.refusals.direction import analyse, collect
 from core.refusals.score import RefusalTokenScore
@@ -28,8 +29,8 @@ def _lm(source: str, trust: bool):
     try:
         with st.spinner(f"Loading {source}…"):
             return causal_lm(source, trust)
-    except ModelLoadError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - unknown id, missing asset, out of memory: shown, page keeps working
+        st.error(describe_failure(exc, f"Loading {source}"))
         return None
 
 
@@ -48,11 +49,12 @@ def _compute(source: str, trust: bool) -> None:
         harmful = [p.prompt for p in P.sample(P.load_set(harmful_set), int(n), seed=0)]
         harmless = [p.prompt for p in P.sample(P.load_set(harmless_set), int(n), seed=0)]
         bar = st.progress(0.0, text="Reading activations…")
-        acts = collect(lm, harmful, harmless,
-                       progress=lambda d, t: bar.progress(d / max(t, 1), text=f"Activations {d} of {t}"))
-        bar.progress(1.0, text="Done")
-        st.session_state["ref_dir"] = {"source": source, "report": analyse(acts), "harmful": harmful,
-                                       "harmless": harmless, "sets": (harmful_set, harmless_set)}
+        with shown_failures("Computing the directions"):
+            acts = collect(lm, harmful, harmless,
+                           progress=lambda d, t: bar.progress(d / max(t, 1), text=f"Activations {d} of {t}"))
+            bar.progress(1.0, text="Done")
+            st.session_state["ref_dir"] = {"source": source, "report": analyse(acts), "harmful": harmful,
+                                           "harmless": harmless, "sets": (harmful_set, harmless_set)}
 
 
 def _plots(rep) -> tuple[int, int]:
@@ -101,17 +103,17 @@ def _steer(lm, rep, layer: int, pos: int, harmful: list[str], harmless: list[str
         direction = rep.direction(layer, pos)
         steering = (DirectionAblation(direction) if method.startswith("Ablate")
                     else DirectionAddition(direction, layer=layer, alpha=float(alpha)))
-        with st.spinner("Generating unsteered and steered answers…"):
+        with st.spinner("Generating unsteered and steered answers…"), shown_failures("Steering"):
             rows = generate_side_by_side(lm, prompts, steering, max_new_tokens=int(max_new))
             scorer = RefusalTokenScore()
             with model_lock(lm.model):
                 before = scorer.score(lm, prompts)
             with steered(lm.model, steering):
                 after = scorer.score(lm, prompts)
-        table = pd.DataFrame(rows)
-        table["score unsteered"] = before
-        table["score steered"] = after
-        st.session_state["ref_steer_rows"] = table
+            table = pd.DataFrame(rows)
+            table["score unsteered"] = before
+            table["score steered"] = after
+            st.session_state["ref_steer_rows"] = table
     if "ref_steer_rows" in st.session_state:
         st.dataframe(st.session_state["ref_steer_rows"], hide_index=True, width="stretch",
                      column_config={"score unsteered": st.column_config.NumberColumn(format="%.2f"),

@@ -6,9 +6,10 @@ import uuid
 
 import streamlit as st
 
+from components.failures import shown_failures
 from components.model_picker import model_picker
 from components.refusal_resources import causal_lm
-from core.llm.adapter import ModelLoadError
+from core.failures import describe_failure
 from core.refusals import runs
 from core.refusals.judge import YesNoJudge
 from core.refusals.phrases import LABELS
@@ -51,13 +52,15 @@ def _judge_box(store, run_id: str, trust: bool) -> None:
             try:
                 with st.spinner(f"Loading {text}…"):
                     lm = causal_lm(text, trust)
-            except ModelLoadError as exc:
-                st.error(str(exc))
+            except Exception as exc:  # noqa: BLE001 - shown; the stored run is untouched
+                st.error(describe_failure(exc, f"Loading {text}"))
                 return
             bar = st.progress(0.0, text="Judging…")
-            n = runs.add_judge(store, run_id, lm, YesNoJudge(), text,
-                               progress=lambda d, total: bar.progress(d / max(total, 1), text=f"Judged {d} of {total}"))
-            st.success(f"Judged {n} answers.")
+            with shown_failures("Judging"):
+                n = runs.add_judge(store, run_id, lm, YesNoJudge(), text,
+                                   progress=lambda d, total: bar.progress(d / max(total, 1),
+                                                                          text=f"Judged {d} of {total}"))
+                st.success(f"Judged {n} answers.")
 
 
 def _correction_box(store, run_id: str, df) -> None:

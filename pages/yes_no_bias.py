@@ -15,9 +15,9 @@ from components.model_picker import model_picker, trust_remote_code_toggle
 from components.resources import store
 from components.router import ensure_router
 from core.assets import AssetMissingError
+from core.failures import describe_failure
 from core.llm import attention_heads as heads
 from core.llm import bias_metrics, knowledge
-from core.llm.adapter import ModelLoadError
 from core.llm.bias_eval import EvalSettings, build_prompt, evaluate
 from core.llm.formats import BY_NAME, DEFAULT_FORMATS, LIBRARY
 from core.llm.questions import QuestionSetError, parse_upload, sample_balanced
@@ -133,9 +133,9 @@ if run:
                                                  cot_max_new_tokens=int(cot_tokens)), progress=tick)
             items.append(out.items)
             cfs.append(out.content_free)
-    except (ModelLoadError, AssetMissingError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - load errors, bad formats, out of memory: a message, not a traceback
         bar.empty()
-        st.error(str(exc))
+        st.error(describe_failure(exc, "The evaluation"))
     else:
         st.session_state[RESULT] = {"items": pd.concat(items, ignore_index=True),
                                     "content_free": pd.concat(cfs, ignore_index=True)}
@@ -181,8 +181,8 @@ else:
                 scores = heads.score_heads(lm_e, prompts, fmt.markers,
                                            progress=lambda d, t: bar.progress(d / t, text=f"attention {d}/{t}"))
                 st.session_state[HEADS] = {"scores": scores, "format": fmt, "prompts": prompts, "model": lm_e.name}
-            except (ModelLoadError, heads.MarkerError, ValueError) as exc:
-                st.error(str(exc))
+            except Exception as exc:  # noqa: BLE001 - shown, and the rest of the page keeps working
+                st.error(describe_failure(exc, "The attention-head analysis"))
         hres = st.session_state.get(HEADS)
         if hres:
             render_heads(hres["scores"], hres["format"].name, hres["model"])
