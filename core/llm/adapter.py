@@ -126,8 +126,7 @@ class CausalLM:
         return np.stack([probs[:, ids].sum(axis=1) for ids in token_sets.values()], axis=1)
 
     def generate(self, prompts: Sequence[str], max_new_tokens: int = 64, batch_size: int = 8,
-                 temperature: float = 0.0, seed: int = 0, progress: ProgressFn | None = None,
-                 hooks: Sequence[object] = ()) -> list[str]:
+                 temperature: float = 0.0, seed: int = 0, progress: ProgressFn | None = None) -> list[str]:
         """Greedy (temperature 0) or sampled continuations, decoded without the prompt."""
         import torch
 
