@@ -16,22 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def decoder_layers(model) -> list:
-    """The list of transformer blocks of common causal-LM architectures."""
-    for path in ("model.layers", "model.language_model.layers", "transformer.h", "gpt_neox.layers",
-                 "model.decoder.layers"):
-        obj = model
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-        except AttributeError:
-            continue
-        return list(obj)
-    raise ValueError(f"Cannot find the decoder layers of {type(model).__name__} for steering.")
-
-
-def final_norm(model):
-    for path in ("model.norm", "model.language_model.norm", "transformer.ln_f", "gpt_neox.final_layer_norm"):
+def _first_attribute(model, paths: tuple[str, ...]):
+    """The first dotted attribute path that exists on the model (architectures name their parts differently)."""
+    for path in paths:
         obj = model
         try:
             for part in path.split("."):
@@ -40,6 +27,20 @@ def final_norm(model):
             continue
         return obj
     return None
+
+
+def decoder_layers(model) -> list:
+    """The list of transformer blocks of common causal-LM architectures."""
+    layers = _first_attribute(model, ("model.layers", "model.language_model.layers", "transformer.h",
+                                      "gpt_neox.layers", "model.decoder.layers"))
+    if layers is None:
+        raise ValueError(f"Cannot find the decoder layers of {type(model).__name__} for steering.")
+    return list(layers)
+
+
+def final_norm(model):
+    return _first_attribute(model, ("model.norm", "model.language_model.norm", "transformer.ln_f",
+                                    "gpt_neox.final_layer_norm"))
 
 
 def _rewrite_hidden(fn):
