@@ -97,23 +97,3 @@ class ArrayCache:
         value = np.asarray(compute())
         self.put(key, value)
         return value
-
-
-class JsonCache:
-    """Plain JSON values on disk under data/cache/<namespace>/<key>.json."""
-
-    def __init__(self, namespace: str):
-        self.folder = subdir("cache", namespace)
-
-    def get(self, key: str) -> Any | None:
-        p = self.folder / f"{key}.json"
-        if not p.exists():
-            return None
-        try:
-            return json.loads(p.read_text("utf-8"))
-        except (OSError, ValueError):
-            p.unlink(missing_ok=True)
-            return None
-
-    def put(self, key: str, value: Any) -> None:
-        atomic_write_bytes(self.folder / f"{key}.json", json.dumps(value).encode("utf-8"))
