@@ -5,6 +5,7 @@ Never `playwright install`: it downloads a browser and fails offline. We drive /
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -74,3 +75,18 @@ def wait_until_idle(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     page.wait_for_timeout(300)  # let the last delta paint
     page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def wait_for_count(page, selector: str, at_least: int, timeout_ms: int = 60_000) -> int:
+    """Wait until `selector` matches at least `at_least` elements; return the count.
+
+    Streamlit marks the run 'notRunning' as soon as the server says so, but a loaded browser may still be
+    painting the last deltas (many images, plotly, dataframes): count after they are in the DOM, and fail
+    with the count seen if they never arrive.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the caller's assert reports the count seen
+        page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[selector, at_least],
+                               timeout=timeout_ms)
+    return page.locator(selector).count()

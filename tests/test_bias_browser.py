@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from core import assets, paths
-from tests.browser import launch_browser, streamlit_server, wait_until_idle
+from tests.browser import launch_browser, streamlit_server, wait_for_count, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def test_small_evaluation_in_chromium(server):
         wait_until_idle(page, timeout_ms=600_000)
         assert page.locator("[data-testid='stException']").count() == 0
         assert page.locator("[data-testid='stAlertContentError']").count() == 0
-        assert page.locator(".js-plotly-plot").count() >= 4  # yes-rate, P-R gap, negative bias, accuracy (+scatter)
+        assert wait_for_count(page, ".js-plotly-plot", 4) >= 4  # yes-rate, P-R gap, negative bias, accuracy (+scatter)
         page.screenshot(path=str(shots / "yes_no_bias_results.png"), full_page=True)
         page.locator(".st-key-ynb_heads_run button").click()
         page.wait_for_selector("text=Top heads", timeout=600_000)

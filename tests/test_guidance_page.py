@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.browser import launch_browser, streamlit_server, wait_until_idle
+from tests.browser import launch_browser, streamlit_server, wait_for_count, wait_until_idle
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/negative_prompts.py"
@@ -120,7 +120,7 @@ def test_generate_in_chromium(tmp_path):
         assert pg.locator("[data-testid='stAlertContentError']").count() == 0
         assert pg.get_by_text("Done: saved to the gallery.").count() == 1
         # 7 methods x 2 seeds in the grid + the x0 strip + the difference map
-        assert pg.locator("[data-testid='stImage']").count() >= 14 + 2 + 3
+        assert wait_for_count(pg, "[data-testid='stImage']", 14 + 2 + 3) >= 14 + 2 + 3
         pg.screenshot(path=str(tmp_path / "negative_prompts_generated.png"), full_page=True)
         pg.get_by_role("tab", name="Blind A/B vote").click()
         wait_until_idle(pg)

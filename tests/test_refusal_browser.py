@@ -3,7 +3,7 @@
 import pytest
 
 from core import assets
-from tests.browser import launch_browser, streamlit_server, wait_until_idle
+from tests.browser import launch_browser, streamlit_server, wait_for_count, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SMOLLM2 = assets.smollm2_converted_dir()
@@ -57,13 +57,13 @@ def test_refusals_page_in_chromium(tmp_path):
 
         page.get_by_role("tab", name="Review").click()
         page.wait_for_timeout(500)
-        assert page.locator("[data-testid='stDataFrame']").count() >= 1
+        assert wait_for_count(page, "[data-testid='stDataFrame']", 1) >= 1
         assert "Correct a label" in page.inner_text("body")
         page.screenshot(path=str(shots / "3_review.png"), full_page=True)
 
         page.get_by_role("tab", name="Charts").click()
         page.wait_for_timeout(1500)
-        assert page.locator(".js-plotly-plot").count() >= 3
+        assert wait_for_count(page, ".js-plotly-plot", 3) >= 3
         page.screenshot(path=str(shots / "4_charts.png"), full_page=True)
 
         page.get_by_role("tab", name="Direction & steering").click()

@@ -38,7 +38,7 @@ def test_label_in_browser_survives_restart(tmp_path, monkeypatch):
             assert page.get_by_text("wordnet-sample").first.is_visible()
             page.locator(".st-key-rn_mine button").click()
             wait_until_idle(page)
-            assert page.get_by_text("mined (query, negative) rows").count() >= 1
+            page.get_by_text("mined (query, negative) rows").first.wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "mined.png"), full_page=True)
             page.get_by_role("tab", name="Embedding space").click()
             wait_until_idle(page)
@@ -64,7 +64,7 @@ def test_label_in_browser_survives_restart(tmp_path, monkeypatch):
             _open_sample(page, url)
             page.get_by_role("tab", name="Annotate").click()
             page.get_by_text("Labels so far: 1").wait_for(timeout=30_000)
-            assert page.get_by_text("by ada").count() >= 1
+            page.get_by_text("by ada").first.wait_for(timeout=30_000)
             page.screenshot(path=str(shots / "after_restart.png"), full_page=True)
         browser.close()
     assert Path(shots / "view.png").stat().st_size > 1000
