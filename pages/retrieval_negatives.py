@@ -20,7 +20,7 @@ from components.retrieval_resources import (
 from components.retrieval_view import figure, selected_rows
 from components.router import ensure_router
 from core.assets import AssetMissingError
-from core.retrieval import annotation, export, metrics, projection, wordnet_default
+from core.retrieval import annotation, export, metrics, mining_runs, projection, wordnet_default
 from core.retrieval.embed import EmbedderLoadError
 from core.retrieval.false_negatives import combine
 from core.retrieval.llm_judge import JudgeSpec, judge_cached
@@ -126,8 +126,10 @@ if not ws.index.exact:
                "data. Dense mining uses its candidates; lower the threshold in *Index* settings to compare.")
 
 result = st.session_state.get("rn_result")
-if result is not None and result.get("key") != ws.key:
-    result = None  # mined on another dataset
+if result is None or result.get("key") != ws.key:
+    # Mined on another dataset, or a new session: reopen this workspace's newest saved run.
+    result = mining_runs.latest_mining_run(store(), ws.key)
+    st.session_state["rn_result"] = result
 
 tab_mine, tab_view, tab_ann, tab_quality, tab_export = st.tabs(
     ["Mine", "Embedding space", "Annotate", "Quality", "Export"])
@@ -164,7 +166,13 @@ with tab_mine:
             except ValueError as exc:
                 st.error(f"Mining failed: {exc}")
                 st.stop()
-        result = {"key": ws.key, "mined": mined, "scored": scored, "config": [repr(s) for s in strategies]}
+        config = [repr(s) for s in strategies]
+        try:
+            run_id = mining_runs.save_mining_run(store(), ws.key, ds.name, config, mined, scored)
+        except (OSError, ValueError) as exc:  # shown, and the result stays on screen for this session
+            run_id = None
+            st.warning(f"The mined result could not be saved to disk ({exc}); it is kept for this session only.")
+        result = {"run_id": run_id, "key": ws.key, "mined": mined, "scored": scored, "config": config}
         st.session_state["rn_result"] = result
     if result is None:
         st.info("Choose strategies and press **Mine negatives**.")
@@ -174,6 +182,9 @@ with tab_mine:
         st.markdown(f"**{len(mined):,}** mined (query, negative) rows for **{n_q:,}** queries · "
                     f"**{len(scored):,}** unique pairs · **{int(scored['flagged'].sum()):,}** flagged as likely "
                     "false negatives")
+        if result.get("run_id"):
+            st.caption(f"Saved as run `{result['run_id']}` (reopened automatically after a restart) · "
+                       + " · ".join(result["config"]))
         with st.expander("LLM judge cascade (optional)"):
             st.caption("Stage 1 asks the embedded SmolLM2 *is this document relevant? yes/no* and uses P(yes); "
                        "stage 2 re-judges what stage 1 found likely with a stronger model of your choice. "
@@ -195,6 +206,7 @@ with tab_mine:
                     s.loc[pairs_df.index, "judge1"] = p
                     s.loc[pairs_df.index, "judge1_model"] = "SmolLM2"
                     result["scored"] = scored = combine(s)
+                    mining_runs.update_scored(result.get("run_id"), scored)
             with j2:
                 src = model_picker("Stage 2 model", {"SmolLM2 (embedded)": "embedded:smollm2"}, key="rn_judge2_model")
                 thr = st.slider("Re-judge pairs with stage-1 P(yes) ≥", 0.0, 1.0, 0.5, key="rn_judge2_thr")
@@ -216,6 +228,7 @@ with tab_mine:
                             s.loc[sel.index, "judge2"] = p
                             s.loc[sel.index, "judge2_model"] = src.label
                             result["scored"] = scored = combine(s)
+                            mining_runs.update_scored(result.get("run_id"), scored)
         show = scored.head(300).copy()
         show.insert(1, "query", [ds.query_texts[ds.query_index[q]] for q in show.query_id])
         show.insert(3, "document", [ds.embedding_texts()[ds.doc_index[d]][:200] for d in show.doc_id])

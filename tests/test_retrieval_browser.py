@@ -62,6 +62,7 @@ def test_label_in_browser_survives_restart(tmp_path, monkeypatch):
         assert [(r["label"], r["annotator"]) for r in rows] == [("false_negative", "ada")]
         with streamlit_server(data, data / "server2.log") as url:  # a restart: a new server process
             _open_sample(page, url)
+            page.get_by_text("mined (query, negative) rows").first.wait_for(timeout=60_000)  # reopened run
             page.get_by_role("tab", name="Annotate").click()
             page.get_by_text("Labels so far: 1").wait_for(timeout=30_000)
             page.get_by_text("by ada").first.wait_for(timeout=30_000)

@@ -76,3 +76,9 @@ def test_mine_label_quality_export_on_a_prepared_sample(data_dir):
     at.button(key="rn_export_go").click().run()
     assert not at.exception, at.exception
     assert any("Recall@100" in m.value or "nDCG@10" in m.value for m in at.markdown)
+    # A new session (as after a server restart): the mined run comes back from disk without pressing Mine.
+    fresh = _page()
+    fresh.radio(key="rn_wordnet_size").set_value(wordnet_default.SAMPLE_SPEC.name).run()
+    assert not fresh.exception, fresh.exception
+    assert any("mined (query, negative) rows" in m.value for m in fresh.markdown)
+    assert any("Saved as run" in c.value for c in fresh.caption)
