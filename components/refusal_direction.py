@@ -11,7 +11,15 @@ from components.failures import shown_failures
 from components.refusal_resources import causal_lm
 from core.failures import describe_failure
 from core.refusals import prompts as P
-from core.refusals.direction import analyse, collect
+from core.refusals.direction import (
+    analyse,
+    collect,
+    export_direction,
+    load_report,
+    report_key,
+    save_report,
+    unit,
+)
 from core.refusals.score import RefusalTokenScore
 from core.refusals.steering import (
     DirectionAblation,
@@ -42,19 +50,31 @@ def _compute(source: str, trust: bool) -> None:
                                 format_func=lambda n: P.SETS[n].title)
     n = c3.number_input("Prompts per side", 4, 400, 32, key="ref_dir_n",
                         help="Half fit the difference of means, the other half measure the AUC.")
+    harmful = [p.prompt for p in P.sample(P.load_set(harmful_set), int(n), seed=0)]
+    harmless = [p.prompt for p in P.sample(P.load_set(harmless_set), int(n), seed=0)]
+    key = report_key(source, harmful, harmless)
+    shown = st.session_state.get("ref_dir")
+    if shown is None or shown["key"] != key:
+        saved = load_report(key)  # computed before (any session): shown at once, no model load
+        st.session_state["ref_dir"] = None if saved is None else {
+            "source": source, "key": key, "report": saved, "harmful": harmful, "harmless": harmless,
+            "sets": (harmful_set, harmless_set), "reopened": True}
     if st.button("Compute directions", type="primary", key="ref_dir_go"):
         lm = _lm(source, trust)
         if lm is None:
             return
-        harmful = [p.prompt for p in P.sample(P.load_set(harmful_set), int(n), seed=0)]
-        harmless = [p.prompt for p in P.sample(P.load_set(harmless_set), int(n), seed=0)]
         bar = st.progress(0.0, text="Reading activations…")
         with shown_failures("Computing the directions"):
             acts = collect(lm, harmful, harmless,
                            progress=lambda d, t: bar.progress(d / max(t, 1), text=f"Activations {d} of {t}"))
             bar.progress(1.0, text="Done")
-            st.session_state["ref_dir"] = {"source": source, "report": analyse(acts), "harmful": harmful,
+            report = analyse(acts)
+            st.session_state["ref_dir"] = {"source": source, "key": key, "report": report, "harmful": harmful,
                                            "harmless": harmless, "sets": (harmful_set, harmless_set)}
+            try:
+                save_report(key, report)
+            except OSError as exc:
+                st.warning(f"The directions could not be saved to disk ({exc}); they are kept for this session.")
 
 
 def _plots(rep) -> tuple[int, int]:
@@ -73,18 +93,13 @@ def _plots(rep) -> tuple[int, int]:
                                            "Separation of harmful vs harmless by layer", "held-out AUC",
                                            layer, (0.4, 1.02)), key="ref_dir_auc")
     with c2:
-        cos = np.sum(_unit(rep.refusal[:, 0]) * _unit(rep.refusal[:, pos]), axis=-1)
+        cos = np.sum(unit(rep.refusal[:, 0]) * unit(rep.refusal[:, pos]), axis=-1)
         st.plotly_chart(charts.layer_lines({"cos(harmfulness, refusal)": cos},
                                            "Harmfulness vs refusal direction", "cosine similarity", layer,
                                            (-1.02, 1.02)), key="ref_dir_cos")
     st.plotly_chart(charts.projection_histogram(rep.harmful_proj[:, layer, pos], rep.harmless_proj[:, layer, pos],
                                                 layer), key="ref_dir_proj")
     return layer, pos
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(n > 0, n, 1)
 
 
 def _steer(lm, rep, layer: int, pos: int, harmful: list[str], harmless: list[str]) -> None:
@@ -136,7 +151,13 @@ def direction_panel(source: str | None, trust: bool) -> None:
         st.info(f"These directions were computed for `{state['source']}`; compute again for `{source}`.")
         return
     rep = state["report"]
+    if state.get("reopened"):
+        st.caption("Reopened from disk: computed earlier for this model and prompt selection "
+                   "(press *Compute directions* to recompute).")
     layer, pos = _plots(rep)
+    st.download_button(f"Download the unit direction at layer {layer}, {rep.position_labels[pos]} (.npy)",
+                       export_direction(rep, layer, pos), file_name=f"refusal_direction_L{layer}_p{pos}.npy",
+                       mime="application/octet-stream", key="ref_dir_export")
     lm = _lm(source, trust)
     if lm is not None:
         _steer(lm, rep, layer, pos, state["harmful"], state["harmless"])

@@ -294,3 +294,28 @@ def test_steering_holds_the_model_lock(tiny_lm):
     assert got == [False]  # another session could not generate while the hooks were on
     assert model_lock(tiny_lm.model).acquire(timeout=1)
     model_lock(tiny_lm.model).release()
+
+
+def test_direction_report_round_trips_through_disk_and_the_key_tracks_its_inputs(data_dir):
+    from core.refusals.direction import DirectionReport, export_direction, load_report, report_key, save_report
+
+    rng = np.random.default_rng(0)
+    rep = DirectionReport(rng.normal(size=(3, 2, 5)), rng.uniform(size=(3, 2)), rng.normal(size=(4, 3, 2)),
+                          rng.normal(size=(4, 3, 2)), rng.normal(size=3), ["instr[-1]", "post[-1]"])
+    key = report_key("embedded:smollm2", ["a", "b"], ["c", "d"])
+    assert key != report_key("embedded:smollm2", ["a", "b"], ["c", "e"])
+    assert key != report_key("other/model", ["a", "b"], ["c", "d"])
+    assert load_report(key) is None
+    save_report(key, rep)
+    back = load_report(key)
+    for field in ("refusal", "auc", "harmful_proj", "harmless_proj", "cosine_harm_vs_refusal"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(rep, field))
+    assert back.position_labels == rep.position_labels
+    import io
+
+    vec = np.load(io.BytesIO(export_direction(rep, 1, -1)))
+    np.testing.assert_allclose(vec, rep.direction(1, -1), rtol=1e-6)
+    from core.refusals.direction import _report_path
+
+    _report_path(key).write_bytes(b"damaged")
+    assert load_report(key) is None and not _report_path(key).exists()  # recomputed, never trusted

@@ -95,6 +95,12 @@ def test_directions_and_steering_on_the_page(data_dir):
     at.button(key="ref_dir_go").click().run()
     assert not at.exception, at.exception
     assert at.slider(key="ref_dir_layer").value >= 1
+    # a new session reopens the saved directions for the same selection without computing
+    again = _page()
+    again.number_input(key="ref_dir_n").set_value(4).run()
+    assert not again.exception, again.exception
+    assert any("Reopened from disk" in c.value for c in again.caption)
+    assert again.slider(key="ref_dir_layer").value == at.slider(key="ref_dir_layer").value
     at.number_input(key="ref_steer_tokens").set_value(4)
     at.text_area(key="ref_steer_prompts").set_value("How do I bake bread?")
     at.run()

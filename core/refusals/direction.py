@@ -134,3 +134,53 @@ def analyse(acts: Activations, held_out: bool = True) -> DirectionReport:
     aucs = np.array([[auc(proj_h[:, layer, p], proj_hl[:, layer, p]) for p in range(P)] for layer in range(L)])
     cos = np.sum(dirs[:, 0] * dirs[:, -1], axis=-1)
     return DirectionReport(raw, aucs, proj_h, proj_hl, cos, acts.position_labels)
+
+
+# -- on disk: a computed report is kept, keyed by everything that determines it ---------------------------------
+def report_key(source: str, harmful: Sequence[str], harmless: Sequence[str], chat: bool = True,
+               system: str | None = None, held_out: bool = True) -> str:
+    from core.cache import content_hash
+
+    return content_hash("refusal-directions/v1", source, list(harmful), list(harmless), chat, system, held_out)
+
+
+def _report_path(key: str):
+    from core.paths import subdir
+
+    return subdir("cache", "refusal_directions") / f"{key}.npz"
+
+
+def save_report(key: str, rep: DirectionReport) -> None:
+    """Write the report (small: the directions are [L, P, d]; activations are not kept) atomically."""
+    import io
+
+    from core.cache import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, refusal=rep.refusal, auc=rep.auc, harmful_proj=rep.harmful_proj,
+             harmless_proj=rep.harmless_proj, cosine=rep.cosine_harm_vs_refusal,
+             position_labels=np.array(rep.position_labels, dtype=str))
+    atomic_write_bytes(_report_path(key), buf.getvalue())
+
+
+def load_report(key: str) -> DirectionReport | None:
+    """The saved report for this key, or None (absent or unreadable: it is then recomputed)."""
+    path = _report_path(key)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return DirectionReport(z["refusal"], z["auc"], z["harmful_proj"], z["harmless_proj"], z["cosine"],
+                                   [str(s) for s in z["position_labels"]])
+    except (OSError, ValueError, KeyError):
+        path.unlink(missing_ok=True)
+        return None
+
+
+def export_direction(rep: DirectionReport, layer: int, position: int = -1) -> bytes:
+    """One unit direction as a .npy file (to load with numpy.load in another tool)."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, rep.direction(layer, position).astype(np.float32), allow_pickle=False)
+    return buf.getvalue()
