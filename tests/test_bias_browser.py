@@ -7,23 +7,15 @@ from urllib.parse import quote
 
 import pytest
 
-from core import assets, paths
 from tests.browser import launch_browser, streamlit_server, wait_for_count, wait_until_idle
+from tests.conftest import link_prepared_models
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        assets.require("smollm2")
-    except assets.AssetMissingError:
-        pytest.skip("embedded SmolLM2 not installed")
-    real = paths.data_dir()
-    data = tmp_path_factory.mktemp("bias_browser")
-    for sub in ("models", "nltk_data"):
-        if (real / sub).exists():
-            (data / sub).symlink_to(real / sub)
+    data = link_prepared_models(tmp_path_factory.mktemp("bias_browser"))
     with streamlit_server(data, data / "server.log") as url:
         yield url, data
 

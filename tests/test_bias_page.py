@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import assets, paths
 from core.llm.formats import DEFAULT_FORMATS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -15,20 +14,8 @@ PAGE = "pages/yes_no_bias.py"
 
 
 @pytest.fixture()
-def bias_data(tmp_path, monkeypatch):
-    """A fresh data directory (empty database) that still sees the installed embedded models."""
-    real = paths.data_dir()
-    try:
-        assets.require("smollm2")
-    except assets.AssetMissingError:
-        pytest.skip("embedded SmolLM2 not installed")
-    d = tmp_path / "data"
-    d.mkdir()
-    for sub in ("models", "nltk_data"):
-        if (real / sub).exists():
-            (d / sub).symlink_to(real / sub)
-    monkeypatch.setenv("NEGSPACE_DATA", str(d))
-    return d
+def bias_data(data_dir_with_models):
+    return data_dir_with_models
 
 
 def _page() -> AppTest:

@@ -297,7 +297,13 @@ def test_steering_holds_the_model_lock(tiny_lm):
 
 
 def test_direction_report_round_trips_through_disk_and_the_key_tracks_its_inputs(data_dir):
-    from core.refusals.direction import DirectionReport, export_direction, load_report, report_key, save_report
+    from core.refusals.direction import (
+        DirectionReport,
+        export_direction,
+        load_report,
+        report_key,
+        save_report,
+    )
 
     rng = np.random.default_rng(0)
     rep = DirectionReport(rng.normal(size=(3, 2, 5)), rng.uniform(size=(3, 2)), rng.normal(size=(4, 3, 2)),

@@ -52,7 +52,7 @@ def test_fresh_data_dir_offers_to_build_instead_of_blocking(data_dir):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (assets.WORDNET_DEBIAN_DIR / "data.noun").exists(), reason="WordNet not installed")
-def test_mine_label_quality_export_on_a_prepared_sample(data_dir):
+def test_mine_label_quality_export_on_a_prepared_sample(data_dir_with_models):
     prepare_sample_with_fake_embeddings()
     at = _page()
     at.radio(key="rn_wordnet_size").set_value(wordnet_default.SAMPLE_SPEC.name).run()
@@ -62,11 +62,21 @@ def test_mine_label_quality_export_on_a_prepared_sample(data_dir):
     at.button(key="rn_mine").click().run()
     assert not at.exception, at.exception
     assert any("mined (query, negative) rows" in m.value for m in at.markdown)
+    # LLM judge stage 1 (embedded SmolLM2) on the top 3 pairs: scores shown and written into the saved run
+    at.number_input(key="rn_judge_n").set_value(3).run()
+    at.button(key="rn_judge1").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    from core.retrieval import mining_runs
+    from core.store import Store
+
+    with_ws = [r for r in Store().runs(mining_runs.KIND)]
+    saved = mining_runs.latest_mining_run(Store(), with_ws[0]["config"]["workspace"])
+    judged = saved["scored"]["judge1"].dropna()
+    assert len(judged) == 3 and judged.between(0, 1).all()
     at.text_input(key="rn_annotator").set_value("ada").run()
     at.button(key="rn_ann_false_negative").click().run()
     assert not at.exception, at.exception
-    from core.store import Store
-
     rows = Store().current_labels("wordnet-sample")
     assert len(rows) == 1 and rows[0]["label"] == "false_negative" and rows[0]["annotator"] == "ada"
     at.button(key="rn_ann_undo").click().run()
