@@ -25,6 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 RESULT_NAME = "negative_adherence"
 
 
+def markdown_tables(table) -> str:
+    """The full per-method table and a method x suite summary (best strength's success) as markdown."""
+    lines = ["| suite | steps | method | negative appears (lower better) | positive right | success | vs best CFG "
+             "| CPU s / image |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in table.itertuples():
+        lines.append(f"| {r.suite} | {r.steps} | {r.method} | {r.negative_rate:.2f} | {r.positive_rate:.2f} | "
+                     f"{r.success_rate:.2f} | {r.vs_cfg:+.2f} | {r.cpu_seconds_per_image:.3f} |")
+    best = table.groupby(["family", "suite"], sort=False)["success_rate"].max().unstack("suite")
+    suites = list(table["suite"].unique())
+    lines += ["", "| method | " + " | ".join(suites) + " |", "| --- |" + " --- |" * len(suites)]
+    for family, row in best.iterrows():
+        lines.append(f"| {family} | " + " | ".join(f"{row[s]:.2f}" for s in suites) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model source (default: embedded:toy_t2i, else random:toy)")
@@ -34,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--few-steps", type=int, default=4)
     ap.add_argument("--quick", action="store_true", help="2 prompts x 1 seed, 8 steps (a smoke run)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads on CPU (0: leave as is)")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="also write the full table and the best-of-family summary as markdown (for the docs)")
     args = ap.parse_args(argv)
     if args.quick:
         args.prompts, args.seeds, args.steps = 2, 1, 8
@@ -92,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     for fam, text in verdict.items():
         print(f"  {fam}: {text}")
     print(f"saved {out_dir / (RESULT_NAME + '.csv')}")
+    if args.markdown is not None:
+        args.markdown.write_text(markdown_tables(table))
+        print(f"wrote {args.markdown}")
     best = table.groupby(["suite", "family"], sort=False)["success_rate"].max().round(3)
     summary = {"bench": RESULT_NAME, "model": source, "quick": args.quick, "elapsed_s": round(elapsed, 1),
                "images_per_cell": args.prompts * len(seeds),
