@@ -31,8 +31,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(data_dir: Path, log_path: Path, port: int | None = None) -> Iterator[str]:
-    """Start the app; yield its base URL once /_stcore/health says ok; stop it afterwards."""
+def streamlit_server(data_dir: Path, log_path: Path, port: int | None = None,
+                     stop_signal: int = signal.SIGTERM) -> Iterator[str]:
+    """Start the app; yield its base URL once /_stcore/health says ok; stop it afterwards with `stop_signal`
+    (SIGKILL: a crash, no shutdown code runs)."""
     port = port or free_port()
     env = {**os.environ, "NEGSPACE_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -58,7 +60,7 @@ def streamlit_server(data_dir: Path, log_path: Path, port: int | None = None) ->
         yield url
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, stop_signal)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

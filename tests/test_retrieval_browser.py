@@ -1,8 +1,9 @@
 """Chromium visits the Retrieval negatives page: mine, look at the embedding view, label with the keyboard,
-and the label is still there after a server restart."""
+and the label and the mined run are still there after the server is killed (SIGKILL) and restarted."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ def test_label_in_browser_survives_restart(tmp_path, monkeypatch):
     with playwright_sync.sync_playwright() as p:
         browser = launch_browser(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        with streamlit_server(data, data / "server1.log") as url:
+        # The first server is killed with SIGKILL right after the label: a crash, not a clean shutdown.
+        with streamlit_server(data, data / "server1.log", stop_signal=signal.SIGKILL) as url:
             _open_sample(page, url)
             assert page.get_by_text("wordnet-sample").first.is_visible()
             page.locator(".st-key-rn_mine button").click()
