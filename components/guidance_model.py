@@ -9,6 +9,7 @@ from core import assets
 TOY = "Toy shapes model (embedded)"
 RANDOM = {"Tiny random toy-shaped UNet (untrained)": "random:toy",
           "Tiny random SD1.5-shaped pipeline (untrained)": "random:sd15",
+          "Tiny random SDXL-shaped pipeline (untrained)": "random:sdxl",
           "Tiny random SD3-shaped MMDiT (untrained)": "random:sd3"}
 CUSTOM = "Hub id or local folder…"
 CHOICES = [TOY, *RANDOM, CUSTOM]

@@ -1,5 +1,5 @@
-"""Guidance engine on tiny random models of both architecture families (UNet cross-attention: the toy shape
-and SD1.5 shape; MMDiT joint attention: SD3 shape). The SD pipelines are saved to disk and loaded back
+"""Guidance engine on tiny random models of both architecture families (UNet cross-attention: the toy shape,
+SD1.5 and SDXL shapes; MMDiT joint attention: SD3 shape). The SD pipelines are saved to disk and loaded back
 through `load_adapter(<folder>)`, the same code path as a local model folder. No downloads."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from core.guidance import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEPS = 3
-FAMILIES = ["toy", "sd15", "sd3"]
+FAMILIES = ["toy", "sd15", "sdxl", "sd3"]
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +38,11 @@ def adapters(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("tiny_models")
     out = {"toy": tiny.random_adapter("random:toy", device="cpu")}
-    for name, build in (("sd15", tiny.sd15_pipeline), ("sd3", tiny.sd3_pipeline)):
+    for name, build in (("sd15", tiny.sd15_pipeline), ("sdxl", tiny.sdxl_pipeline), ("sd3", tiny.sd3_pipeline)):
         build().save_pretrained(root / name)
         out[name] = load_adapter(str(root / name), device="cpu")
     out["sd3"].max_sequence_length = 8  # T5 is absent: keep its zero tokens few
-    for name in ("sd15", "sd3"):
+    for name in ("sd15", "sdxl", "sd3"):
         out[name].default_size = 32  # 16x16 latents: fast on a 2-core CI machine
     return out
 
@@ -63,6 +63,7 @@ def close(a, b):
 
 def test_loader_picks_the_family(adapters):
     assert adapters["toy"].family == "unet" and adapters["sd15"].family == "unet"
+    assert adapters["sdxl"].family == "unet" and adapters["sdxl"].xl and not adapters["sd15"].xl
     assert adapters["sd3"].family == "mmdit"
 
 
@@ -232,3 +233,22 @@ def test_out_of_memory_becomes_a_clear_error_and_restores_processors(adapters, m
     with pytest.raises(GenerationError, match="Out of memory"):
         generate(a, req)
     assert {k: id(v) for k, v in a.denoiser.attn_processors.items()} == before
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_cfg_equals_the_diffusers_pipeline(adapters, family):
+    """Our loop with CFG and a negative prompt lands on the same latents as the pipeline's own __call__ from the
+    same noise: text encoding (SDXL: both encoders, pooled embedding, size/crop ids) and DDIM steps agree."""
+    a = adapters[family]
+    prompt, negative, scale = "a red circle", "red", 5.0
+    ours = run(a, [CFG(scale=scale)], prompts=(prompt,), negatives=(negative,)).runs[0].latents
+    noise = a.initial_noise(0, 32).to(a.device)
+    theirs = a.pipe(prompt=prompt, negative_prompt=negative, latents=noise.clone(), num_inference_steps=STEPS,
+                    guidance_scale=scale, height=32, width=32, output_type="latent").images
+    close(ours, theirs)
+
+
+def test_sdxl_empty_prompt_is_zeros_like_the_pipeline(adapters):
+    cond = adapters["sdxl"].encode(["", "a red circle"])
+    assert cond.hidden[0].abs().max() == 0 and cond.pooled[0].abs().max() == 0  # force_zeros_for_empty_prompt
+    assert cond.hidden[1].abs().max() > 0 and cond.pooled.shape == (2, 8)

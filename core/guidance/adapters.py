@@ -304,6 +304,7 @@ class SD3Adapter(ModelAdapter):
 RANDOM_SOURCES = {
     "random:toy": "tiny random toy-shaped UNet (untrained, for trying the page)",
     "random:sd15": "tiny random SD1.5-shaped pipeline (untrained)",
+    "random:sdxl": "tiny random SDXL-shaped pipeline (untrained)",
     "random:sd3": "tiny random SD3-shaped pipeline (untrained)",
 }
 TOY_SOURCE = "embedded:toy_t2i"
@@ -314,7 +315,7 @@ def _is_toy_folder(path: Path) -> bool:
 
 
 def load_adapter(source: str = TOY_SOURCE, device: str | None = None) -> ModelAdapter:
-    """Load a model by source: "embedded:toy_t2i" (default), "random:toy|sd15|sd3" (tiny, untrained),
+    """Load a model by source: "embedded:toy_t2i" (default), "random:toy|sd15|sdxl|sd3" (tiny, untrained),
     a local diffusers folder, or a hub id (needs network; the app runs offline, so only cached ids load)."""
     from core.device import best_device
 

@@ -87,6 +87,28 @@ def sd15_pipeline(seed: int = 0) -> Any:
                                    feature_extractor=None, requires_safety_checker=False)
 
 
+def sdxl_pipeline(seed: int = 0) -> Any:
+    """SDXL's shape: two CLIP text encoders (their penultimate states concatenated as the context, the second's
+    pooled projection plus six size/crop ids as the added "text_time" embedding)."""
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    hidden, pooled, time_dim = 8, 8, 8
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=2 * hidden,
+                                norm_num_groups=2, attention_head_dim=2, addition_embed_type="text_time",
+                                addition_time_embed_dim=time_dim,
+                                projection_class_embeddings_input_dim=pooled + 6 * time_dim).eval()
+    tok = clip_tokenizer()
+    return StableDiffusionXLPipeline(
+        vae=_vae(seed + 1), text_encoder=_clip_text(seed + 2, hidden=hidden), tokenizer=tok,
+        text_encoder_2=_clip_text(seed + 3, True, hidden=hidden, projection=pooled), tokenizer_2=tok, unet=unet,
+        scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), force_zeros_for_empty_prompt=True,
+        add_watermarker=False)
+
+
 def sd3_pipeline(seed: int = 0) -> Any:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
@@ -104,7 +126,7 @@ def sd3_pipeline(seed: int = 0) -> Any:
 
 
 def random_adapter(source: str, device: str = "cpu", encoder: Any = None) -> Any:
-    """"random:toy" | "random:sd15" | "random:sd3" -> an adapter over freshly built tiny random weights."""
+    """"random:toy" | "random:sd15" | "random:sdxl" | "random:sd3" -> an adapter over freshly built tiny random weights."""
     from core.guidance.adapters import RANDOM_SOURCES, SD3Adapter, SDAdapter, ToyAdapter
 
     if source == "random:toy":
@@ -116,6 +138,9 @@ def random_adapter(source: str, device: str = "cpu", encoder: Any = None) -> Any
                           device=device)
     if source == "random:sd15":
         pipe = sd15_pipeline().to(device)
+        return SDAdapter(pipe, name=RANDOM_SOURCES[source], source=source, device=device)
+    if source == "random:sdxl":
+        pipe = sdxl_pipeline().to(device)
         return SDAdapter(pipe, name=RANDOM_SOURCES[source], source=source, device=device)
     if source == "random:sd3":
         pipe = sd3_pipeline().to(device)
