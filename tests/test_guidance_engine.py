@@ -30,7 +30,7 @@ from core.guidance import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEPS = 3
-FAMILIES = ["toy", "sd15", "sdxl", "sd3"]
+FAMILIES = ["toy", "sd15", "sdxl", "sd3", "sd35"]
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +38,13 @@ def adapters(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("tiny_models")
     out = {"toy": tiny.random_adapter("random:toy", device="cpu")}
-    for name, build in (("sd15", tiny.sd15_pipeline), ("sdxl", tiny.sdxl_pipeline), ("sd3", tiny.sd3_pipeline)):
+    for name, build in (("sd15", tiny.sd15_pipeline), ("sdxl", tiny.sdxl_pipeline), ("sd3", tiny.sd3_pipeline),
+                        ("sd35", tiny.sd35_pipeline)):
         build().save_pretrained(root / name)
         out[name] = load_adapter(str(root / name), device="cpu")
-    out["sd3"].max_sequence_length = 8  # T5 is absent: keep its zero tokens few
-    for name in ("sd15", "sdxl", "sd3"):
+    for name in ("sd3", "sd35"):
+        out[name].max_sequence_length = 8  # T5 is absent: keep its zero tokens few
+    for name in ("sd15", "sdxl", "sd3", "sd35"):
         out[name].default_size = 32  # 16x16 latents: fast on a 2-core CI machine
     return out
 
@@ -64,7 +66,7 @@ def close(a, b):
 def test_loader_picks_the_family(adapters):
     assert adapters["toy"].family == "unet" and adapters["sd15"].family == "unet"
     assert adapters["sdxl"].family == "unet" and adapters["sdxl"].xl and not adapters["sd15"].xl
-    assert adapters["sd3"].family == "mmdit"
+    assert adapters["sd3"].family == "mmdit" and adapters["sd35"].family == "mmdit"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -235,16 +237,18 @@ def test_out_of_memory_becomes_a_clear_error_and_restores_processors(adapters, m
     assert {k: id(v) for k, v in a.denoiser.attn_processors.items()} == before
 
 
-@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+@pytest.mark.parametrize("family", ["sd15", "sdxl", "sd3", "sd35"])
 def test_cfg_equals_the_diffusers_pipeline(adapters, family):
     """Our loop with CFG and a negative prompt lands on the same latents as the pipeline's own __call__ from the
-    same noise: text encoding (SDXL: both encoders, pooled embedding, size/crop ids) and DDIM steps agree."""
+    same noise: text encoding (SDXL: both encoders, pooled embedding, size/crop ids; SD3: CLIP + absent T5),
+    and the DDIM / flow-matching Euler steps agree."""
     a = adapters[family]
     prompt, negative, scale = "a red circle", "red", 5.0
     ours = run(a, [CFG(scale=scale)], prompts=(prompt,), negatives=(negative,)).runs[0].latents
     noise = a.initial_noise(0, 32).to(a.device)
+    extra = {"max_sequence_length": a.max_sequence_length} if a.family == "mmdit" else {}
     theirs = a.pipe(prompt=prompt, negative_prompt=negative, latents=noise.clone(), num_inference_steps=STEPS,
-                    guidance_scale=scale, height=32, width=32, output_type="latent").images
+                    guidance_scale=scale, height=32, width=32, output_type="latent", **extra).images
     close(ours, theirs)
 
 

@@ -109,20 +109,31 @@ def sdxl_pipeline(seed: int = 0) -> Any:
         add_watermarker=False)
 
 
-def sd3_pipeline(seed: int = 0) -> Any:
+def _mmdit_pipeline(seed: int, **transformer_extra: Any) -> Any:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
 
     torch.manual_seed(seed)
     transformer = SD3Transformer2DModel(sample_size=32, patch_size=1, in_channels=4, num_layers=2,
                                         attention_head_dim=8, num_attention_heads=4, caption_projection_dim=32,
-                                        joint_attention_dim=32, pooled_projection_dim=64, out_channels=4).eval()
+                                        joint_attention_dim=32, pooled_projection_dim=64, out_channels=4,
+                                        **transformer_extra).eval()
     tok = clip_tokenizer()
     return StableDiffusion3Pipeline(
         transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=_vae(seed + 1),
         text_encoder=_clip_text(seed + 2, True, hidden=8, projection=32), tokenizer=tok,
         text_encoder_2=_clip_text(seed + 3, True, hidden=8, projection=32), tokenizer_2=tok,
         text_encoder_3=None, tokenizer_3=None)
+
+
+def sd3_pipeline(seed: int = 0) -> Any:
+    return _mmdit_pipeline(seed)
+
+
+def sd35_pipeline(seed: int = 0) -> Any:
+    """SD3.5's shape: RMS-normed queries and keys, and an extra image-only self-attention (`attn2`) in the
+    first block (SD3.5 Medium's dual-attention layers)."""
+    return _mmdit_pipeline(seed, qk_norm="rms_norm", dual_attention_layers=(0,))
 
 
 def random_adapter(source: str, device: str = "cpu", encoder: Any = None) -> Any:
