@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from core import assets
-from core.toyworld.model import ToyUNetConfig, build_scheduler, build_unet, load_toy_t2i, save_toy_t2i
+from core.toyworld.model import (
+    ToyUNetConfig,
+    build_scheduler,
+    build_unet,
+    load_toy_t2i,
+    save_toy_t2i,
+    unet_kwargs,
+)
 
 TINY = ToyUNetConfig(block_out_channels=(8, 16, 16), norm_num_groups=4, attention_head_dim=2)
 needs_minilm = pytest.mark.skipif(not assets.get("minilm").installed(), reason="MiniLM asset not installed")
@@ -23,9 +30,22 @@ def test_default_config_is_text_conditioned_and_small():
     assert any(t.startswith("CrossAttn") for t in cfg.down_block_types)
     cross = [name for name in unet.attn_processors if "attn2" in name]
     assert cross  # cross-attention layers exist (NAG / VSF hook these)
-    out = unet(torch.randn(2, 3, 32, 32), torch.tensor([10, 500]),
-               encoder_hidden_states=torch.randn(2, 16, cfg.cross_attention_dim)).sample
+    hidden, mask = torch.randn(2, 16, cfg.cross_attention_dim), torch.ones(2, 16, dtype=torch.long)
+    x, t = torch.randn(2, 3, 32, 32), torch.tensor([10, 500])
+    kwargs = unet_kwargs(unet, hidden, mask)
+    out = unet(x, t, **kwargs).sample
     assert out.shape == (2, 3, 32, 32)
+    # the sentence embedding is a second path for the text: changing it alone changes the prediction
+    kwargs["class_labels"] = torch.nn.functional.normalize(torch.randn(2, cfg.cross_attention_dim), dim=-1)
+    assert not torch.allclose(unet(x, t, **kwargs).sample, out)
+
+
+def test_sentence_embedding_is_minilms_mean_pooling():
+    from core.toyworld.text_encoder import sentence_embedding
+
+    hidden = torch.tensor([[[1.0, 0.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])  # the padding state must not count
+    torch.testing.assert_close(sentence_embedding(hidden, mask), torch.tensor([[2.0, 2.0]]) / 8**0.5)
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -129,8 +129,15 @@ class ToyAdapter(ModelAdapter):
         self.size_multiple = 2 ** (len(unet.config.block_out_channels) - 1)
 
     def encode(self, texts: list[str]) -> TextCond:
+        from core.toyworld.model import uses_sentence_embedding
+        from core.toyworld.text_encoder import sentence_embedding
+
         hidden, mask = self.encoder.encode(list(texts))
-        return TextCond(hidden.to(self.device, self.dtype), mask.to(self.device).bool())
+        hidden, mask = hidden.to(self.device, self.dtype), mask.to(self.device)
+        # The sentence embedding rides in `pooled` (like SDXL's), so CFG pairs it with its own prompt and
+        # attention methods leave it on the positive.
+        pooled = sentence_embedding(hidden, mask) if uses_sentence_embedding(self.denoiser) else None
+        return TextCond(hidden, mask.bool(), pooled)
 
     def latent_shape(self, size: int) -> tuple[int, int, int]:
         return (int(self.denoiser.config.in_channels), size, size)
@@ -139,7 +146,8 @@ class ToyAdapter(ModelAdapter):
         return self.scheduler_cls.from_config(self.scheduler_config)
 
     def predict(self, latents, t, cond, state):
-        return self.denoiser(latents, t, encoder_hidden_states=cond.hidden, return_dict=False)[0]
+        extra = {} if cond.pooled is None else {"class_labels": cond.pooled}
+        return self.denoiser(latents, t, encoder_hidden_states=cond.hidden, return_dict=False, **extra)[0]
 
     def decode(self, latents):
         return _to_uint8(latents)

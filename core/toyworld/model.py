@@ -36,6 +36,11 @@ class ToyUNetConfig:
     cross_attention_dim: int = HIDDEN_SIZE
     attention_head_dim: int = 8
     norm_num_groups: int = 8
+    # The MiniLM sentence embedding, projected and added to the timestep embedding (as SDXL adds its pooled
+    # text embedding): every ResNet block at every resolution sees what to draw, while cross-attention (8x8
+    # and mid only, to keep steps cheap) places it. Without it colour and shape were learned slowly.
+    class_embed_type: str | None = "projection"
+    projection_class_embeddings_input_dim: int | None = HIDDEN_SIZE
 
     def to_kwargs(self) -> dict[str, Any]:
         d = asdict(self)
@@ -51,6 +56,21 @@ class ToySchedulerConfig:
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "epsilon"
     clip_sample: bool = True  # pixels live in [-1, 1]
+
+
+def uses_sentence_embedding(unet) -> bool:
+    """True for toy UNets conditioned on the pooled sentence embedding too (older ones see tokens only)."""
+    return getattr(unet.config, "class_embed_type", None) == "projection"
+
+
+def unet_kwargs(unet, hidden, mask) -> dict[str, Any]:
+    """The conditioning keyword arguments of a toy UNet call for token states `hidden` and their `mask`."""
+    kwargs: dict[str, Any] = {"encoder_hidden_states": hidden}
+    if uses_sentence_embedding(unet):
+        from core.toyworld.text_encoder import sentence_embedding
+
+        kwargs["class_labels"] = sentence_embedding(hidden, mask)
+    return kwargs
 
 
 def build_unet(config: ToyUNetConfig = ToyUNetConfig()):

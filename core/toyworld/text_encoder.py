@@ -19,6 +19,13 @@ HIDDEN_SIZE = 384
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (embedded asset 'minilm')"
 
 
+def sentence_embedding(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """all-MiniLM-L6-v2's own sentence embedding: mean of the real tokens' states, L2-normalised. [B, 384]"""
+    m = mask.to(hidden.dtype).unsqueeze(-1)
+    mean = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
 class MiniLMTokenEncoder:
     """`encode(texts) -> (hidden float32 [B, L, 384], attention_mask int64 [B, L])`, L = max_tokens."""
 

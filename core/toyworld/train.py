@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from core.toyworld.model import (
     build_scheduler,
     build_unet,
     save_toy_t2i,
+    unet_kwargs,
 )
 from core.toyworld.text_encoder import ENCODER_NAME, MAX_TOKENS, MiniLMTokenEncoder
 
@@ -75,26 +77,29 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 
 class CaptionCache:
-    """MiniLM token states of every caption of the grammar, computed once (and stored in the run folder)."""
+    """MiniLM token states (and attention masks) of every caption of the grammar, computed once and stored in
+    the run folder."""
 
-    def __init__(self, captions: list[str], hidden: torch.Tensor):
+    def __init__(self, captions: list[str], hidden: torch.Tensor, mask: torch.Tensor):
         self.index = {c: i for i, c in enumerate(captions)}
         self.hidden = hidden
+        self.mask = mask
 
     @classmethod
     def build(cls, cache_file: Path | None = None) -> CaptionCache:
         captions = scenes.all_captions()
         if cache_file is not None and cache_file.exists():
             data = torch.load(cache_file, weights_only=True)
-            if data["captions"] == captions and data["max_tokens"] == MAX_TOKENS:
-                return cls(captions, data["hidden"])
-        hidden, _ = MiniLMTokenEncoder().encode(captions)
+            if data["captions"] == captions and data["max_tokens"] == MAX_TOKENS and "mask" in data:
+                return cls(captions, data["hidden"], data["mask"])
+        hidden, mask = MiniLMTokenEncoder().encode(captions)
         if cache_file is not None:
-            torch.save({"captions": captions, "hidden": hidden, "max_tokens": MAX_TOKENS}, cache_file)
-        return cls(captions, hidden)
+            torch.save({"captions": captions, "hidden": hidden, "mask": mask, "max_tokens": MAX_TOKENS}, cache_file)
+        return cls(captions, hidden, mask)
 
-    def __call__(self, texts: list[str]) -> torch.Tensor:
-        return self.hidden[[self.index[t] for t in texts]]
+    def __call__(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = [self.index[t] for t in texts]
+        return self.hidden[rows], self.mask[rows]
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -166,7 +171,7 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         log(f"resumed from {ckpt_file} at step {step}")
 
     captions = CaptionCache.build(run_dir / "captions.pt")
-    empty = captions([""])[0]
+    empty = ""  # in the caption set: the unconditional input of CFG
     n_params = sum(p.numel() for p in unet.parameters())
     log(f"unet {n_params / 1e6:.2f} M parameters; {len(captions.index)} captions cached; "
         f"training steps {step}..{cfg.steps}, batch {cfg.batch_size}, {cfg.threads} threads")
@@ -177,17 +182,24 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
                       "unet_config": unet_cfg.to_kwargs()}, ckpt_file)
         save_toy_t2i(ema, scheduler, run_dir / "partial", build_meta(cfg, unet_cfg, sched_cfg, step, seconds))
 
+    def make_batch(at_step: int) -> list:
+        return scenes.generate_batch(np.random.default_rng([cfg.seed, at_step]), cfg.batch_size, p_pair=cfg.p_pair)
+
+    # The next step's scenes are drawn in a thread while this step computes (torch releases the GIL); a
+    # batch depends only on (seed, step), so this changes nothing but the time.
+    prefetch = ThreadPoolExecutor(max_workers=1)
+    upcoming = prefetch.submit(make_batch, step)
     t_start, losses = time.time(), []
     seconds_at_start = seconds
     while step < cfg.steps:
         # Everything random in a step derives from (seed, step): resumption is exact.
-        rng = np.random.default_rng([cfg.seed, step])
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        batch = scenes.generate_batch(rng, cfg.batch_size, p_pair=cfg.p_pair)
+        batch = upcoming.result()
+        upcoming = prefetch.submit(make_batch, step + 1)
         x0 = images_to_tensor([s.image for s in batch])
-        context = captions([s.caption for s in batch])
         drop = torch.rand(cfg.batch_size, generator=gen) < cfg.cond_dropout
-        context[drop] = empty
+        # condition dropout: the empty caption (tokens and sentence embedding alike), for CFG
+        context, mask = captions([empty if d else s.caption for s, d in zip(batch, drop.tolist(), strict=True)])
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, sched_cfg.num_train_timesteps, (cfg.batch_size,), generator=gen)
         a = alphas_cumprod[t].view(-1, 1, 1, 1)
@@ -196,7 +208,7 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
 
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_factor(step, cfg)
-        pred = unet(xt, t, encoder_hidden_states=context).sample
+        pred = unet(xt, t, **unet_kwargs(unet, context, mask)).sample
         per_sample = (pred - target).pow(2).mean(dim=(1, 2, 3))
         if cfg.min_snr_gamma is not None:
             # Down-weight the easy low-noise steps; layout and colour are decided at high noise.
@@ -230,6 +242,7 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
             log(f"time budget of {cfg.max_minutes} min spent at step {step}: stopping early")
             break
 
+    prefetch.shutdown(wait=False, cancel_futures=True)
     save_checkpoint()
     meta = build_meta(cfg, unet_cfg, sched_cfg, step, seconds)
     if output is not None:
