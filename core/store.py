@@ -173,13 +173,26 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._switch_to_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a power cut, not just a crash
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             self._local.conn = conn
             self._local.pid = os.getpid()
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """Switching a fresh file to WAL needs an exclusive lock and SQLite may answer "database is locked"
+        at once, without its busy handler, when several processes open a new database together: retry."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
