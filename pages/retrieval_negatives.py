@@ -126,10 +126,14 @@ if not ws.index.exact:
                "data. Dense mining uses its candidates; lower the threshold in *Index* settings to compare.")
 
 result = st.session_state.get("rn_result")
-if result is None or result.get("key") != ws.key:
-    # Mined on another dataset, or a new session: reopen this workspace's newest saved run.
+if result is not None and result.get("key") != ws.key:
+    result = None  # mined on another dataset (it is saved on disk)
+if result is None and st.session_state.get("rn_result_looked_up") != ws.key:
+    # A new session or another dataset: reopen this workspace's newest saved run, looked up once per
+    # workspace visit rather than on every rerun (a new mining run replaces rn_result itself).
     result = mining_runs.latest_mining_run(store(), ws.key)
-    st.session_state["rn_result"] = result
+    st.session_state["rn_result_looked_up"] = ws.key
+st.session_state["rn_result"] = result
 
 tab_mine, tab_view, tab_ann, tab_quality, tab_export = st.tabs(
     ["Mine", "Embedding space", "Annotate", "Quality", "Export"])

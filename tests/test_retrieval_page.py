@@ -70,8 +70,8 @@ def test_mine_label_quality_export_on_a_prepared_sample(data_dir_with_models):
     from core.retrieval import mining_runs
     from core.store import Store
 
-    with_ws = [r for r in Store().runs(mining_runs.KIND)]
-    saved = mining_runs.latest_mining_run(Store(), with_ws[0]["config"]["workspace"])
+    workspace = Store().runs(mining_runs.KIND)[0]["config"]["workspace"]
+    saved = mining_runs.latest_mining_run(Store(), workspace)
     judged = saved["scored"]["judge1"].dropna()
     assert len(judged) == 3 and judged.between(0, 1).all()
     at.text_input(key="rn_annotator").set_value("ada").run()

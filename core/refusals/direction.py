@@ -9,6 +9,7 @@ cosine similarity of the two directions per layer.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -152,8 +153,6 @@ def _report_path(key: str):
 
 def save_report(key: str, rep: DirectionReport) -> None:
     """Write the report (small: the directions are [L, P, d]; activations are not kept) atomically."""
-    import io
-
     from core.cache import atomic_write_bytes
 
     buf = io.BytesIO()
@@ -179,8 +178,6 @@ def load_report(key: str) -> DirectionReport | None:
 
 def export_direction(rep: DirectionReport, layer: int, position: int = -1) -> bytes:
     """One unit direction as a .npy file (to load with numpy.load in another tool)."""
-    import io
-
     buf = io.BytesIO()
     np.save(buf, rep.direction(layer, position).astype(np.float32), allow_pickle=False)
     return buf.getvalue()
