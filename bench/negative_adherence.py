@@ -15,6 +15,7 @@ JSON line.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             last[0] = pct
             print(f"  {frac:4.0%} {label}", file=sys.stderr, flush=True)
 
-    df = run_adherence(adapter, suites, default_method_grid, seeds, progress=progress)
+    grid = functools.partial(default_method_grid, cfg_scales=adapter.cfg_scales)
+    df = run_adherence(adapter, suites, grid, seeds, progress=progress)
     elapsed = time.perf_counter() - t0
     table = summary_table(df)
     verdict = verdicts(table)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = paths.subdir("bench")
     meta = {"bench": RESULT_NAME, "model": source, "device": str(adapter.device), "quick": args.quick,
             "prompts_per_suite": args.prompts, "seeds": seeds, "steps": args.steps, "few_steps": args.few_steps,
-            "torch_threads": torch.get_num_threads(), "elapsed_s": round(elapsed, 1),
+            "cfg_scales": list(adapter.cfg_scales), "torch_threads": torch.get_num_threads(), "elapsed_s": round(elapsed, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     records = json.loads(table.to_json(orient="records"))
     atomic_write_bytes(out_dir / f"{RESULT_NAME}.csv", table.to_csv(index=False).encode())

@@ -31,11 +31,17 @@ PARAMS: dict[str, dict[str, tuple]] = {
 }
 
 
-def _param_widgets(key: str, method_key: str, steps: int) -> dict[str, Any]:
+# Parameters whose default is the model's usual CFG scale rather than Stable Diffusion's 7.5.
+CFG_SCALE_PARAMS = {("cfg", "scale"), ("perp_neg", "scale"), ("delayed", "scale")}
+
+
+def _param_widgets(key: str, method_key: str, steps: int, cfg_scale: float) -> dict[str, Any]:
     out = {}
     specs = PARAMS[method_key]
     cols = st.columns(len(specs))
     for col, (name, (label, lo, hi, default, step, help_text)) in zip(cols, specs.items(), strict=True):
+        if (method_key, name) in CFG_SCALE_PARAMS:
+            default = cfg_scale
         wkey = f"{key}_{method_key}_{name}"
         if name == "start_step":
             value = st.session_state.get(wkey, max(1, steps // 4))
@@ -55,8 +61,9 @@ def _param_widgets(key: str, method_key: str, steps: int) -> dict[str, Any]:
     return out
 
 
-def method_inputs(key: str, steps: int) -> list[dict[str, Any]]:
-    """Multiselect + one row of parameters per chosen method family."""
+def method_inputs(key: str, steps: int, cfg_scale: float = 7.5) -> list[dict[str, Any]]:
+    """Multiselect + one row of parameters per chosen method family; CFG-type scales default to `cfg_scale`
+    (the chosen model's usual scale)."""
     chosen = st.multiselect("Methods", list(CHOICES), default=DEFAULT_CHOICES, key=f"{key}_chosen",
                             help="Every method runs from the same initial noise per seed.")
     needed = []
@@ -67,7 +74,7 @@ def method_inputs(key: str, steps: int) -> list[dict[str, Any]]:
     if needed:
         with st.expander("Method parameters", expanded=False):
             for k in dict.fromkeys(needed):
-                params[k] = _param_widgets(key, k, steps)
+                params[k] = _param_widgets(key, k, steps, cfg_scale)
     out = []
     for name in chosen:
         k = CHOICES[name]

@@ -80,7 +80,9 @@ with tab_gen:
         strengths = st.text_input("Strength multipliers (first seed)", value=strengths, key=f"{K}_strengths",
                                   help="Each method's main parameter moved from its 'off' value by this many "
                                        "times the configured distance: 0 = off, 1 = as configured.")
-    methods = method_inputs(f"{K}_methods", steps)
+    from core.guidance.adapters import cfg_scales_for
+
+    methods = method_inputs(f"{K}_methods", steps, cfg_scale=cfg_scales_for(source or "")[1])
 
     if st.button("Generate", type="primary", key=f"{K}_go"):
         from core.guidance import GenerationError, GuidanceConfigError, ModelLoadError

@@ -178,3 +178,21 @@ def test_cfg_removes_the_negative_colour_on_the_embedded_model():
     t = summary_table(df).set_index("method")
     assert t.loc["CFG 3", "negative_rate"] < t.loc["Positive only", "negative_rate"] - 0.2
     assert t.loc["CFG 3", "positive_rate"] >= 0.5
+
+
+def test_method_grid_uses_the_models_cfg_scales(tmp_path):
+    from core.guidance.adapters import ModelAdapter, _is_toy_folder, cfg_scales_for, toy_cfg_scales
+
+    labels = [adherence.short_label(m) for m in adherence.default_method_grid(25, cfg_scales=(1.5, 3.0))]
+    assert "CFG 1.5" in labels and "CFG 3" in labels and "CFG 7.5" not in labels
+    grid = adherence.default_method_grid(25, cfg_scales=(1.5, 3.0))
+    perp = [m for m in grid if m.key == "perp_neg"]
+    stacks = [m for m in grid if m.key == "stack"]
+    assert perp and all(m.scale == 3.0 for m in perp) and all(m.base.scale == 3.0 for m in stacks)
+    # Stable Diffusion's scales unless the source is the toy model (embedded, random or a saved toy folder)
+    assert cfg_scales_for("random:sd15") == ModelAdapter.cfg_scales == (3.0, 7.5)
+    weak, usual = toy_cfg_scales()
+    assert cfg_scales_for("embedded:toy_t2i") == cfg_scales_for("random:toy") == (weak, usual) and weak < usual
+    (tmp_path / "unet").mkdir()
+    assert _is_toy_folder(tmp_path) and cfg_scales_for(str(tmp_path)) == (weak, usual)
+    assert cfg_scales_for(str(tmp_path / "missing")) == (3.0, 7.5)

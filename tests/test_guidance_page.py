@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.guidance.adapters import cfg_scales_for
 from tests.browser import launch_browser, streamlit_server, wait_for_count, wait_until_idle
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -50,7 +51,9 @@ def test_generate_gallery_and_vote(data_dir):
     labels = [m.value for m in at.markdown]
     assert "**Positive only**" in labels and "**NAG (scale=4, tau=2.5, alpha=auto, end=1)**" in labels
     timing = at.dataframe[0].value
-    assert list(timing["method"]) == ["Positive only", "CFG (scale=7.5)", "NAG (scale=4, tau=2.5, alpha=auto, end=1)"]
+    usual = cfg_scales_for("random:toy")[1]  # the CFG widget defaults to the model's usual scale
+    assert list(timing["method"]) == ["Positive only", f"CFG (scale={usual:g})",
+                                      "NAG (scale=4, tau=2.5, alpha=auto, end=1)"]
     assert timing["x CFG"].iloc[1] == 1.0
 
     # The vote tab: a name is required, then the vote is stored and the table appears.

@@ -68,6 +68,9 @@ class ModelAdapter:
     max_size: int = 2048
     default_steps: int = 30
     denoiser: Any = None
+    # A weaker CFG scale and the one the model is usually run at (the lab's default; the adherence grid
+    # sweeps both). Stable Diffusion's; the toy model's are measured (core.toyworld.sample.DEFAULT_GUIDANCE).
+    cfg_scales: tuple[float, float] = (3.0, 7.5)
 
     # -- text ---------------------------------------------------------------------------------------------
     def encode(self, texts: list[str]) -> TextCond:
@@ -125,6 +128,7 @@ class ToyAdapter(ModelAdapter):
         self.scheduler_cls = type(scheduler)
         self.encoder = encoder
         self.name, self.source, self.device, self.dtype = name, source, device, torch.float32
+        self.cfg_scales = toy_cfg_scales()
         self.default_size = int(unet.config.sample_size)
         self.size_multiple = 2 ** (len(unet.config.block_out_channels) - 1)
 
@@ -316,6 +320,21 @@ RANDOM_SOURCES = {
     "random:sd3": "tiny random SD3-shaped pipeline (untrained)",
 }
 TOY_SOURCE = "embedded:toy_t2i"
+
+
+def toy_cfg_scales() -> tuple[float, float]:
+    """The toy model's usual CFG scale (measured best on the checker's figures) and twice it."""
+    from core.toyworld.sample import DEFAULT_GUIDANCE
+
+    return (DEFAULT_GUIDANCE, 2 * DEFAULT_GUIDANCE)
+
+
+def cfg_scales_for(source: str) -> tuple[float, float]:
+    """`ModelAdapter.cfg_scales` of a source, known without loading the model (for the lab's widgets)."""
+    source = (source or "").strip()
+    if source in (TOY_SOURCE, "random:toy") or (source and _is_toy_folder(Path(source).expanduser())):
+        return toy_cfg_scales()
+    return ModelAdapter.cfg_scales
 
 
 def _is_toy_folder(path: Path) -> bool:
