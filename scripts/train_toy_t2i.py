@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train the embedded toy text-to-image model and write it (with its figures) to assets/toy_t2i.
 
-    .venv/bin/python scripts/train_toy_t2i.py --seed 0 --steps 2000          # ~1 h on 2 busy CPU cores
+    .venv/bin/python scripts/train_toy_t2i.py --seed 0 --steps 4000           # ~1 h on 2 CPU cores
     .venv/bin/python scripts/train_toy_t2i.py --eval-only                     # re-measure the figures
 
 Checkpoints go to <data dir>/toy_t2i_train/seed<seed>/ (rerun the same command to resume). The output folder
@@ -39,8 +39,8 @@ def _log_to(path: Path | None):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--batch-size", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=4500)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop early and save when spent")
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-eval", action="store_true", help="skip the quality measurement after training")
     ap.add_argument("--eval-only", action="store_true", help="only measure the quality of --output")
     ap.add_argument("--eval-samples", type=int, default=4, help="samples per prompt for the quality figures")
-    ap.add_argument("--eval-guidance", type=float, default=2.5, help="CFG scale for the quality figures")
+    ap.add_argument("--eval-guidance", type=float, default=None,
+                    help="CFG scale for the quality figures (default: the sampler's DEFAULT_GUIDANCE)")
     args = ap.parse_args(argv)
 
     import torch

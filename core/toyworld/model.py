@@ -54,7 +54,8 @@ class ToyUNetConfig:
 class ToySchedulerConfig:
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
-    prediction_type: str = "epsilon"
+    # v-prediction: with epsilon the loss barely sees the high-noise steps where the layout is decided.
+    prediction_type: str = "v_prediction"
     clip_sample: bool = True  # pixels live in [-1, 1]
 
 

@@ -41,20 +41,27 @@ from core.toyworld.text_encoder import ENCODER_NAME, MAX_TOKENS, MiniLMTokenEnco
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    steps: int = 2000
-    batch_size: int = 24
+    steps: int = 4500
+    batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
     min_lr_ratio: float = 0.05  # the cosine decay ends at lr * min_lr_ratio
     weight_decay: float = 0.01
     cond_dropout: float = 0.1
-    min_snr_gamma: float | None = 5.0  # Min-SNR loss weighting (Hang et al. 2023): faster convergence
+    # None: the plain v-prediction loss, which weights an error in the clean image by SNR + 1, so the
+    # high-noise steps that decide layout, position and which colour goes with which shape keep weight 1.
+    # Min-SNR-5 (Hang et al. 2023) weights them by SNR (near 0 there): layout was barely learned.
+    min_snr_gamma: float | None = None
     ema_decay: float = 0.999
     p_pair: float = 0.5  # share of two-object scenes
+    # Share of samples trained without the sentence embedding: the token states alone must then carry the
+    # whole caption, so attention-space guidance (NAG, VSF, NASA) acts on all of it.
+    pooled_dropout: float = 0.5
     checkpoint_every: int = 250
     log_every: int = 25
     threads: int = 2
     max_minutes: float | None = None  # stop early (and save) when the wall-clock budget is spent
+    device: str = "cpu"  # "cuda" trains the same recipe on a GPU (random draws stay on the CPU generator)
 
 
 def images_to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -109,7 +116,7 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 # Operational settings that may change between a run and its resumption (they do not change the result).
-_OPERATIONAL = {"threads", "log_every", "checkpoint_every", "max_minutes"}
+_OPERATIONAL = {"threads", "log_every", "checkpoint_every", "max_minutes", "device"}
 
 
 def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
@@ -154,14 +161,15 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
     ckpt_file = run_dir / "checkpoint.pt"
 
     torch.manual_seed(cfg.seed)  # initial weights
-    unet = build_unet(unet_cfg).train()
+    device = torch.device(cfg.device)
+    unet = build_unet(unet_cfg).train().to(device)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
     scheduler = build_scheduler(sched_cfg)
-    alphas_cumprod = scheduler.alphas_cumprod.float()
+    alphas_cumprod = scheduler.alphas_cumprod.float().to(device)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, seconds = 0, 0.0
     if ckpt_file.exists():
-        state = torch.load(ckpt_file, weights_only=True)  # tensors and plain containers only
+        state = torch.load(ckpt_file, weights_only=True, map_location=device)  # tensors and plain containers only
         if _recipe(state["train_config"]) != _recipe(asdict(cfg)) or state["unet_config"] != unet_cfg.to_kwargs():
             raise RuntimeError(f"{ckpt_file} was written with another config; delete it or change --seed")
         unet.load_state_dict(state["unet"])
@@ -196,19 +204,24 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         batch = upcoming.result()
         upcoming = prefetch.submit(make_batch, step + 1)
-        x0 = images_to_tensor([s.image for s in batch])
+        x0 = images_to_tensor([s.image for s in batch]).to(device)
         drop = torch.rand(cfg.batch_size, generator=gen) < cfg.cond_dropout
         # condition dropout: the empty caption (tokens and sentence embedding alike), for CFG
         context, mask = captions([empty if d else s.caption for s, d in zip(batch, drop.tolist(), strict=True)])
-        noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(0, sched_cfg.num_train_timesteps, (cfg.batch_size,), generator=gen)
+        context, mask = context.to(device), mask.to(device)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = torch.randint(0, sched_cfg.num_train_timesteps, (cfg.batch_size,), generator=gen).to(device)
         a = alphas_cumprod[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         target = noise if sched_cfg.prediction_type == "epsilon" else a.sqrt() * noise - (1 - a).sqrt() * x0
 
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_factor(step, cfg)
-        pred = unet(xt, t, **unet_kwargs(unet, context, mask)).sample
+        cond = unet_kwargs(unet, context, mask)
+        if cfg.pooled_dropout > 0 and "class_labels" in cond:
+            keep = (torch.rand(cfg.batch_size, generator=gen) >= cfg.pooled_dropout).to(device)
+            cond["class_labels"] = cond["class_labels"] * keep[:, None]
+        pred = unet(xt, t, **cond).sample
         per_sample = (pred - target).pow(2).mean(dim=(1, 2, 3))
         if cfg.min_snr_gamma is not None:
             # Down-weight the easy low-noise steps; layout and colour are decided at high noise.
