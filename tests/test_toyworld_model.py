@@ -127,10 +127,11 @@ needs_model = pytest.mark.skipif(not assets.get("toy_t2i").installed(), reason="
 
 @pytest.fixture(scope="module")
 def committed_figures():
-    """Item-4 figures on a small fixed sample (12 single + 12 pair prompts x 2 seeds, 25 steps, CFG 2.5)."""
+    """Item-4 figures on a small fixed sample (12 single + 12 pair prompts x 2 seeds, 25 steps, the model's
+    usual CFG scale)."""
     from core.toyworld.quality import evaluate_quality
 
-    return evaluate_quality(samples_per_prompt=2, n_pairs=12, seed=77, guidance_scale=2.5, include_position=False)
+    return evaluate_quality(samples_per_prompt=2, n_pairs=12, seed=77, include_position=False)
 
 
 @pytest.mark.slow
@@ -138,20 +139,28 @@ def committed_figures():
 @needs_model
 @needs_minilm
 def test_committed_model_does_not_regress(committed_figures):
-    """Floors under what the committed weights measured on this sample (single 0.75, colour 0.96, shape 0.83,
-    pair 0.21): a broken loader, scheduler, text encoder or sentence-embedding path falls far below them."""
+    """Floors under what the committed weights measured on this sample (single 0.96, colour and shape 1.0,
+    pair 0.46): a broken loader, scheduler (v-prediction), text encoder or sentence-embedding path falls far
+    below them."""
     f = committed_figures
-    assert f["single"]["correct"] >= 0.6, f
-    assert f["single"]["colour"] >= 0.85 and f["single"]["shape"] >= 0.7, f
-    assert f["pair"]["correct"] >= 0.12, f
+    assert f["single"]["colour"] >= 0.9 and f["single"]["shape"] >= 0.9, f
+    assert f["pair"]["correct"] >= 0.3, f
 
 
 @pytest.mark.slow
 @pytest.mark.assets
 @needs_model
 @needs_minilm
-@pytest.mark.xfail(strict=False, reason="the committed model is below issue 5's item-4 targets (docs/toy_t2i.md)")
-def test_committed_model_meets_issue_targets(committed_figures):
-    """Issue 5, item 4: single objects >= 90 %, pairs >= 70 % (checker-judged)."""
+def test_committed_model_meets_the_single_object_target(committed_figures):
+    """Issue 5, item 4: the requested colour and shape (and nothing else) in >= 90 % of single-object samples."""
     assert committed_figures["single"]["correct"] >= 0.90, committed_figures
+
+
+@pytest.mark.slow
+@pytest.mark.assets
+@needs_model
+@needs_minilm
+@pytest.mark.xfail(strict=False, reason="the committed model is below issue 5's pair target (docs/toy_t2i.md)")
+def test_committed_model_meets_the_pair_target(committed_figures):
+    """Issue 5, item 4: both objects of a two-object prompt in >= 70 % of samples."""
     assert committed_figures["pair"]["correct"] >= 0.70, committed_figures

@@ -64,10 +64,12 @@ def _run(model, prompts: list[str], samples_per_prompt: int, steps: int, guidanc
 
 
 def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8, steps: int = 25,
-                     guidance_scale: float = 2.5, seed: int = 1000, n_pairs: int = 12,
+                     guidance_scale: float | None = None, seed: int = 1000, n_pairs: int = 12,
                      model=None, include_position: bool = True) -> dict[str, Any]:
-    from core.toyworld.sample import ToyT2I
+    """The figures at `guidance_scale` (default: the model's usual scale, sample.DEFAULT_GUIDANCE)."""
+    from core.toyworld.sample import DEFAULT_GUIDANCE, ToyT2I
 
+    guidance_scale = DEFAULT_GUIDANCE if guidance_scale is None else guidance_scale
     model = model or ToyT2I.load(path)
     t0 = time.time()
     out: dict[str, Any] = {"steps": steps, "guidance_scale": guidance_scale, "samples_per_prompt": samples_per_prompt,
@@ -112,7 +114,7 @@ def evaluate_quality(path: str | Path | None = None, samples_per_prompt: int = 8
     return out
 
 
-def evaluate_and_record(path: str | Path, samples_per_prompt: int = 4, guidance_scale: float = 2.5,
+def evaluate_and_record(path: str | Path, samples_per_prompt: int = 4, guidance_scale: float | None = None,
                         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure and write the figures into <path>/toy_t2i.json under "quality"."""
     from core.toyworld.model import META_FILE
