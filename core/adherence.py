@@ -93,18 +93,20 @@ def default_suites(n_prompts: int = 8, steps: int = 25, few_steps: int = 4) -> l
             b.with_steps(few_steps, f"c_overlap_{few_steps}step")]
 
 
-def default_method_grid(steps: int, cfg_scales: tuple[float, float] = (3.0, 7.5)) -> list[Any]:
+def default_method_grid(steps: int, cfg_scales: tuple[float, float] = (7.5, 3.0)) -> list[Any]:
     """Positive only (the floor) and every method of the engine at two strengths: a weaker one and the
-    engine's default (the delayed negative starts a quarter into the schedule). `cfg_scales` (weaker, usual)
-    is the model's (`ModelAdapter.cfg_scales`): CFG, the delayed negative, Perp-Neg and CFG + NAG use them."""
+    engine's default (the delayed negative starts a quarter into the schedule). `cfg_scales` (usual, other)
+    is the model's (`ModelAdapter.cfg_scales`): CFG and the delayed negative run at both, Perp-Neg and
+    CFG + NAG at the usual one."""
     from core.guidance import CFG, NAG, NASA, VSF, DelayedNegative, PerpNeg, PositiveOnly, Stack
 
     k = max(1, steps // 4)
-    weak, usual = cfg_scales
+    usual = cfg_scales[0]
+    low, high = sorted(cfg_scales)
     return [PositiveOnly(),
-            CFG(scale=weak), CFG(scale=usual),
+            CFG(scale=low), CFG(scale=high),
             PerpNeg(scale=usual, neg_weight=0.75), PerpNeg(scale=usual, neg_weight=1.5),
-            DelayedNegative(scale=weak, start_step=k), DelayedNegative(scale=usual, start_step=k),
+            DelayedNegative(scale=low, start_step=k), DelayedNegative(scale=high, start_step=k),
             NAG(scale=2.0), NAG(scale=4.0),
             Stack(base=CFG(scale=usual), inner=NAG(scale=2.0)), Stack(base=CFG(scale=usual), inner=NAG(scale=4.0)),
             VSF(scale=1.0), VSF(scale=2.0),

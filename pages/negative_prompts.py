@@ -82,7 +82,7 @@ with tab_gen:
                                        "times the configured distance: 0 = off, 1 = as configured.")
     from core.guidance.adapters import cfg_scales_for
 
-    methods = method_inputs(f"{K}_methods", steps, cfg_scale=cfg_scales_for(source or "")[1])
+    methods = method_inputs(f"{K}_methods", steps, cfg_scale=cfg_scales_for(source or "")[0])
 
     if st.button("Generate", type="primary", key=f"{K}_go"):
         from core.guidance import GenerationError, GuidanceConfigError, ModelLoadError

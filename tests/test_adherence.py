@@ -165,8 +165,8 @@ def test_page_shows_the_saved_table(data_dir):
 
 @pytest.mark.slow
 def test_cfg_removes_the_negative_colour_on_the_embedded_model():
-    """Measured first (bench, 8 prompts x seeds 0-1, 4 steps): positive-only drew the negative colour in 10/16
-    images, CFG 3 in 2/16. Deterministic on CPU (seeded noise), so this holds unless the model or the engine
+    """Measured first (bench, 8 prompts x seeds 0-1, 4 steps): positive-only drew the negative colour in 5/16
+    images, CFG 3 in 0/16. Deterministic on CPU (seeded noise), so this holds unless the model or the engine
     changes; it fails if CFG stops pushing away from the negative."""
     from core import assets
     from core.guidance import CFG, PositiveOnly, load_adapter
@@ -180,6 +180,25 @@ def test_cfg_removes_the_negative_colour_on_the_embedded_model():
     assert t.loc["CFG 3", "positive_rate"] >= 0.5
 
 
+@pytest.mark.slow
+def test_vsf_removes_an_overlapping_object_where_cfg_cannot():
+    """The benchmark's finding on suite (b) (8 prompts x seeds 0-1, 25 steps): VSF 2 drew the kept object
+    without the negative one in 16/16 images, CFG at the model's usual scale (1.5) in 2/16 and at 3 in 0/16
+    (the positive prompt names both objects; CFG does not take one out at the scales this model tolerates).
+    Fails if that gap closes."""
+    from core import assets
+    from core.guidance import CFG, VSF, load_adapter
+
+    if not assets.get("toy_t2i").installed():
+        pytest.skip("embedded toy model not installed")
+    adapter = load_adapter("embedded:toy_t2i")
+    usual = adapter.cfg_scales[0]
+    df = run_adherence(adapter, [overlap_suite(8, steps=25)], [CFG(usual), VSF(scale=2.0)], seeds=[0, 1])
+    t = summary_table(df).set_index("method")
+    assert t.loc["VSF 2", "success_rate"] >= t.loc[f"CFG {usual:g}", "success_rate"] + 0.4, t
+    assert t.loc["VSF 2", "negative_rate"] <= 0.1, t
+
+
 def test_method_grid_uses_the_models_cfg_scales(tmp_path):
     from core.guidance.adapters import ModelAdapter, _is_toy_folder, cfg_scales_for, toy_cfg_scales
 
@@ -188,11 +207,11 @@ def test_method_grid_uses_the_models_cfg_scales(tmp_path):
     grid = adherence.default_method_grid(25, cfg_scales=(1.5, 3.0))
     perp = [m for m in grid if m.key == "perp_neg"]
     stacks = [m for m in grid if m.key == "stack"]
-    assert perp and all(m.scale == 3.0 for m in perp) and all(m.base.scale == 3.0 for m in stacks)
+    assert perp and all(m.scale == 1.5 for m in perp) and all(m.base.scale == 1.5 for m in stacks)
     # Stable Diffusion's scales unless the source is the toy model (embedded, random or a saved toy folder)
-    assert cfg_scales_for("random:sd15") == ModelAdapter.cfg_scales == (3.0, 7.5)
-    weak, usual = toy_cfg_scales()
-    assert cfg_scales_for("embedded:toy_t2i") == cfg_scales_for("random:toy") == (weak, usual) and weak < usual
+    assert cfg_scales_for("random:sd15") == ModelAdapter.cfg_scales == (7.5, 3.0)
+    usual, other = toy_cfg_scales()
+    assert cfg_scales_for("embedded:toy_t2i") == cfg_scales_for("random:toy") == (usual, other) and usual < other
     (tmp_path / "unet").mkdir()
-    assert _is_toy_folder(tmp_path) and cfg_scales_for(str(tmp_path)) == (weak, usual)
-    assert cfg_scales_for(str(tmp_path / "missing")) == (3.0, 7.5)
+    assert _is_toy_folder(tmp_path) and cfg_scales_for(str(tmp_path)) == (usual, other)
+    assert cfg_scales_for(str(tmp_path / "missing")) == (7.5, 3.0)

@@ -51,7 +51,7 @@ def test_generate_gallery_and_vote(data_dir):
     labels = [m.value for m in at.markdown]
     assert "**Positive only**" in labels and "**NAG (scale=4, tau=2.5, alpha=auto, end=1)**" in labels
     timing = at.dataframe[0].value
-    usual = cfg_scales_for("random:toy")[1]  # the CFG widget defaults to the model's usual scale
+    usual = cfg_scales_for("random:toy")[0]  # the CFG widget defaults to the model's usual scale
     assert list(timing["method"]) == ["Positive only", f"CFG (scale={usual:g})",
                                       "NAG (scale=4, tau=2.5, alpha=auto, end=1)"]
     assert timing["x CFG"].iloc[1] == 1.0
