@@ -19,8 +19,8 @@ DEFAULT_NEGATIVE = "blue square"
 
 st.title("Negative prompts")
 st.caption("Every method starts from the same initial noise per seed. How well each one keeps the negative "
-           "out is not measured here: the toy model's adherence benchmark does that, and on it a method may "
-           "well not beat plain CFG. Treat a nicer-looking grid as one sample, not evidence.")
+           "out is not measured here: the toy model's adherence benchmark (bottom of the page) does that, and "
+           "which method wins there depends on the task. Treat a nicer-looking grid as one sample, not evidence.")
 
 for name, default in (("prompt", DEFAULT_PROMPT), ("negative", DEFAULT_NEGATIVE)):
     if f"{K}_{name}" not in st.session_state:  # shareable: ?prompt=...&negative=...
