@@ -41,7 +41,7 @@ from core.toyworld.text_encoder import ENCODER_NAME, MAX_TOKENS, MiniLMTokenEnco
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    steps: int = 4500
+    steps: int = 4000
     batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
