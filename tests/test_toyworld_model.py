@@ -164,3 +164,18 @@ def test_committed_model_meets_the_single_object_target(committed_figures):
 def test_committed_model_meets_the_pair_target(committed_figures):
     """Issue 5, item 4: both objects of a two-object prompt in >= 70 % of samples."""
     assert committed_figures["pair"]["correct"] >= 0.70, committed_figures
+
+
+@needs_model
+def test_default_recipe_is_the_committed_models():
+    """`python scripts/train_toy_t2i.py --seed 0` retrains the committed model: its recorded recipe, UNet and
+    scheduler configs are the defaults."""
+    from dataclasses import asdict
+
+    from core.toyworld.model import ToySchedulerConfig, load_meta
+    from core.toyworld.train import TrainConfig, _recipe
+
+    meta = load_meta()
+    assert _recipe(meta["train_config"]) == _recipe(asdict(TrainConfig()))
+    assert meta["unet_config"] == ToyUNetConfig().to_kwargs()
+    assert meta["scheduler_config"] == asdict(ToySchedulerConfig())
