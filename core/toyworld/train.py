@@ -4,8 +4,9 @@
   the batches an uninterrupted one would).
 - Text: MiniLM token states of the finite caption set are computed once and cached; MiniLM never runs in
   the loop. 10 % of captions are replaced by the empty caption (condition dropout) so CFG works.
-- DDPM epsilon objective on a cosine schedule with Min-SNR-5 weighting, AdamW with warm-up + cosine decay, EMA of the weights (the
-  EMA weights are what gets saved).
+- v-prediction objective (the scheduler config's prediction type) on a cosine schedule, plain loss by default
+  (optional Min-SNR weighting), AdamW with warm-up + cosine decay, EMA of the weights (the EMA weights are
+  what gets saved).
 - Checkpoints (model, EMA, optimiser, step) go to the run folder under the data dir every
   `checkpoint_every` steps, with an exported partial model beside them; rerunning resumes from the last one.
 """
@@ -224,12 +225,11 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         pred = unet(xt, t, **cond).sample
         per_sample = (pred - target).pow(2).mean(dim=(1, 2, 3))
         if cfg.min_snr_gamma is not None:
-            # Down-weight the easy low-noise steps; layout and colour are decided at high noise.
+            # Min-SNR-gamma: a clean-image error weighs min(SNR, gamma). It caps the low-noise steps but leaves
+            # the high-noise ones (layout, binding) near zero weight; off in the committed recipe.
             snr = (a.view(-1) / (1 - a.view(-1))).clamp(min=1e-8)
-            w = torch.clamp(snr, max=cfg.min_snr_gamma) / snr
-            if sched_cfg.prediction_type != "epsilon":
-                w = torch.clamp(snr, max=cfg.min_snr_gamma) / (snr + 1)
-            per_sample = per_sample * w
+            target_scale = snr if sched_cfg.prediction_type == "epsilon" else snr + 1
+            per_sample = per_sample * (torch.clamp(snr, max=cfg.min_snr_gamma) / target_scale)
         loss = per_sample.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
