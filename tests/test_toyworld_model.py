@@ -61,6 +61,18 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(a, b), k
 
 
+@needs_minilm
+def test_load_reads_the_text_layer_the_model_was_trained_on(tmp_path):
+    from core.toyworld.text_encoder import LAST_LAYER
+
+    unet = build_unet(TINY)
+    save_toy_t2i(unet, build_scheduler(), tmp_path / "new", meta={"max_tokens": 16, "text_hidden_layer": 3})
+    assert load_toy_t2i(tmp_path / "new")[2].hidden_layer == 3
+    # models saved before the layer was recorded were trained on MiniLM's last layer
+    save_toy_t2i(unet, build_scheduler(), tmp_path / "old", meta={"max_tokens": 16})
+    assert load_toy_t2i(tmp_path / "old")[2].hidden_layer == LAST_LAYER
+
+
 class _FakeEncoder:
     """Deterministic stand-in for MiniLM so the sampler test needs no asset."""
 
@@ -120,6 +132,14 @@ def test_training_checkpoints_and_resumes_exactly(tmp_path):
     # A different recipe must not silently reuse the checkpoint.
     with pytest.raises(RuntimeError):
         train(TrainConfig(**{**base, "lr": 5e-4}), run_dir=tmp_path / "run", unet_cfg=TINY, log=logs.append)
+    # Another MiniLM layer: the cached caption states (last layer) are recomputed, and the layer is recorded.
+    (tmp_path / "run_l4").mkdir()
+    shutil.copy(tmp_path / "run" / "captions.pt", tmp_path / "run_l4" / "captions.pt")
+    meta = train(TrainConfig(**{**base, "steps": 1, "text_hidden_layer": 4}), output=tmp_path / "l4",
+                 run_dir=tmp_path / "run_l4", unet_cfg=TINY, log=logs.append)
+    assert meta["text_hidden_layer"] == 4
+    assert torch.load(tmp_path / "run_l4" / "captions.pt", weights_only=True)["hidden_layer"] == 4
+    assert load_toy_t2i(tmp_path / "l4")[2].hidden_layer == 4
 
 
 needs_model = pytest.mark.skipif(not assets.get("toy_t2i").installed(), reason="toy_t2i model not committed")

@@ -49,3 +49,26 @@ def test_every_caption_fits_without_truncation(encoder):
 def test_encoder_is_frozen(encoder):
     assert not any(p.requires_grad for p in encoder.model.parameters())
     assert not encoder.model.training
+
+
+def test_last_layer_is_minilms_last_hidden_state(encoder):
+    from core.toyworld.text_encoder import LAST_LAYER, MiniLMTokenEncoder
+
+    last = MiniLMTokenEncoder(hidden_layer=LAST_LAYER)
+    hidden, mask = last.encode(["a red circle and a blue square"])
+    tok = last.tokenizer(["a red circle and a blue square"], padding="max_length", max_length=last.max_tokens,
+                         return_tensors="pt")
+    with torch.no_grad():
+        want = last.model(**tok).last_hidden_state
+    torch.testing.assert_close(hidden, want)
+    torch.testing.assert_close(encoder.encode(["a red circle and a blue square"])[0], hidden)  # the default
+    # an earlier layer is another context
+    assert not torch.allclose(MiniLMTokenEncoder(hidden_layer=4).encode(["a red circle and a blue square"])[0],
+                              hidden, atol=1e-3)
+
+
+def test_hidden_layer_out_of_range_is_refused():
+    from core.toyworld.text_encoder import MiniLMTokenEncoder
+
+    with pytest.raises(ValueError, match="hidden_layer"):
+        MiniLMTokenEncoder(hidden_layer=7)

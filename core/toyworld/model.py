@@ -13,7 +13,7 @@ from typing import Any
 
 from core.paths import REPO_ROOT
 from core.toyworld.scenes import IMAGE_SIZE
-from core.toyworld.text_encoder import HIDDEN_SIZE, MAX_TOKENS
+from core.toyworld.text_encoder import HIDDEN_SIZE, LAST_LAYER, MAX_TOKENS
 
 DEFAULT_PATH = REPO_ROOT / "assets" / "toy_t2i"
 META_FILE = "toy_t2i.json"
@@ -124,6 +124,8 @@ def load_toy_t2i(path: str | Path | None = None, device: str = "cpu", text_encod
     unet = UNet2DConditionModel.from_pretrained(str(path), subfolder="unet").to(device).eval()
     scheduler = DDIMScheduler.from_pretrained(str(path), subfolder="scheduler")
     meta = load_meta(path)
-    encoder = MiniLMTokenEncoder(max_tokens=int(meta.get("max_tokens", MAX_TOKENS)), device=device) \
+    # Models from before the layer was recorded were trained on the last layer.
+    encoder = MiniLMTokenEncoder(max_tokens=int(meta.get("max_tokens", MAX_TOKENS)), device=device,
+                                 hidden_layer=int(meta.get("text_hidden_layer", LAST_LAYER))) \
         if text_encoder else None
     return unet, scheduler, encoder
