@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--text-adapter-layers", type=int, default=0,
+                    help="layers of a text adapter trained with the UNet on MiniLM's states (0: none)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop early and save when spent")
     ap.add_argument("--output", type=Path, default=REPO_ROOT / "assets" / "toy_t2i")
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         from core.toyworld.train import TrainConfig, train
 
         cfg = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                          threads=args.threads, max_minutes=args.max_minutes)
+                          threads=args.threads, max_minutes=args.max_minutes,
+                          text_adapter_layers=args.text_adapter_layers)
         train(cfg, output=args.output, run_dir=args.run_dir, log=log)
     if args.no_eval:
         return 0

@@ -66,11 +66,14 @@ def test_load_reads_the_text_layer_the_model_was_trained_on(tmp_path):
     from core.toyworld.text_encoder import LAST_LAYER
 
     unet = build_unet(TINY)
-    save_toy_t2i(unet, build_scheduler(), tmp_path / "new", meta={"max_tokens": 16, "text_hidden_layer": 3})
-    assert load_toy_t2i(tmp_path / "new")[2].hidden_layer == 3
+    save_toy_t2i(unet, build_scheduler(), tmp_path / "new",
+                 meta={"max_tokens": 16, "text_hidden_layer": 3, "text_zero_padding": True})
+    encoder = load_toy_t2i(tmp_path / "new")[2]
+    assert encoder.hidden_layer == 3 and encoder.zero_padding
     # models saved before the layer was recorded were trained on MiniLM's last layer
     save_toy_t2i(unet, build_scheduler(), tmp_path / "old", meta={"max_tokens": 16})
-    assert load_toy_t2i(tmp_path / "old")[2].hidden_layer == LAST_LAYER
+    encoder = load_toy_t2i(tmp_path / "old")[2]
+    assert encoder.hidden_layer == LAST_LAYER and not encoder.zero_padding
 
 
 class _FakeEncoder:

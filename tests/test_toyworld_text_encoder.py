@@ -72,3 +72,15 @@ def test_hidden_layer_out_of_range_is_refused():
 
     with pytest.raises(ValueError, match="hidden_layer"):
         MiniLMTokenEncoder(hidden_layer=7)
+
+
+def test_zero_padding_blanks_only_the_padding_states(encoder):
+    from core.toyworld.text_encoder import MiniLMTokenEncoder
+
+    texts = ["a red circle", "a blue square on the left and a yellow triangle"]
+    plain, mask = encoder.encode(texts)
+    blanked, mask2 = MiniLMTokenEncoder(zero_padding=True).encode(texts)
+    assert torch.equal(mask, mask2)
+    real = mask.bool()
+    torch.testing.assert_close(blanked[real], plain[real])
+    assert torch.count_nonzero(blanked[~real]) == 0 and torch.count_nonzero(plain[~real]) > 0

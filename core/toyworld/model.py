@@ -90,12 +90,22 @@ def build_scheduler(config: ToySchedulerConfig = ToySchedulerConfig()):
                          set_alpha_to_one=True, steps_offset=1)
 
 
-def save_toy_t2i(unet, scheduler, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write `unet/` (safetensors), `scheduler/` and `toy_t2i.json` (config, seed, figures...)."""
+def save_toy_t2i(unet, scheduler, path: str | Path, meta: dict[str, Any] | None = None,
+                 text_adapter=None) -> Path:
+    """Write `unet/` (safetensors), `scheduler/`, `text_adapter/` (when trained with one) and `toy_t2i.json`
+    (config, seed, figures...)."""
+    import shutil
+
+    from core.toyworld.text_adapter import FOLDER
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     unet.save_pretrained(path / "unet", safe_serialization=True)
     scheduler.save_pretrained(path / "scheduler")
+    if text_adapter is not None:
+        text_adapter.save(path / FOLDER)
+    elif (path / FOLDER).exists():
+        shutil.rmtree(path / FOLDER)  # a stale adapter of an earlier model would change this one's context
     if meta is not None:
         (path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
@@ -118,14 +128,18 @@ def load_toy_t2i(path: str | Path | None = None, device: str = "cpu", text_encod
     """(unet, DDIMScheduler, MiniLMTokenEncoder | None) from a saved folder (default: the committed model)."""
     from diffusers import DDIMScheduler, UNet2DConditionModel
 
+    from core.toyworld.text_adapter import FOLDER, TextAdapter
     from core.toyworld.text_encoder import MiniLMTokenEncoder
 
     path = Path(path) if path else default_model_path()
     unet = UNet2DConditionModel.from_pretrained(str(path), subfolder="unet").to(device).eval()
     scheduler = DDIMScheduler.from_pretrained(str(path), subfolder="scheduler")
     meta = load_meta(path)
-    # Models from before the layer was recorded were trained on the last layer.
+    if not text_encoder:
+        return unet, scheduler, None
+    # Models from before these settings were recorded were trained on the last layer, padding kept, no adapter.
+    adapter = TextAdapter.load(path / FOLDER, device=device) if (path / FOLDER).exists() else None
     encoder = MiniLMTokenEncoder(max_tokens=int(meta.get("max_tokens", MAX_TOKENS)), device=device,
-                                 hidden_layer=int(meta.get("text_hidden_layer", LAST_LAYER))) \
-        if text_encoder else None
+                                 hidden_layer=int(meta.get("text_hidden_layer", LAST_LAYER)),
+                                 zero_padding=bool(meta.get("text_zero_padding", False)), adapter=adapter)
     return unet, scheduler, encoder

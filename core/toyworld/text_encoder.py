@@ -10,6 +10,10 @@ its mean-pooled sentence embedding, blurs which colour belongs to which shape: a
 shape word's own colour in "a <c1> <s1> on the left and a <c2> <s2>" at 0.39 from layer 6 (chance 0.25) and
 at 1.00 from layers 1-5. A model trained on layer 4 was no better at two-object prompts, though
 (docs/toy_t2i.md), so the last layer stays. Models record their layer in toy_t2i.json.
+
+`zero_padding`: multiply the states by the attention mask, so the padding positions carry zeros instead of
+MiniLM's contextual padding states (a training option, recorded in toy_t2i.json; off for the committed model).
+`adapter`: a small transformer trained with the UNet on these states (core.toyworld.text_adapter).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class MiniLMTokenEncoder:
     of `hidden_layer` (0 = token embeddings, LAST_LAYER = last_hidden_state)."""
 
     def __init__(self, path: str | Path | None = None, max_tokens: int = MAX_TOKENS, device: str = "cpu",
-                 hidden_layer: int = LAST_LAYER):
+                 hidden_layer: int = LAST_LAYER, zero_padding: bool = False, adapter: torch.nn.Module | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
@@ -50,6 +54,8 @@ class MiniLMTokenEncoder:
         self.max_tokens = max_tokens
         self.device = device
         self.hidden_layer = hidden_layer
+        self.zero_padding = zero_padding
+        self.adapter = adapter  # a trained TextAdapter (core.toyworld.text_adapter) applied to the states
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
         self.model = AutoModel.from_pretrained(str(self.path)).to(device).eval()
         self.model.requires_grad_(False)
@@ -71,7 +77,12 @@ class MiniLMTokenEncoder:
                                  max_length=self.max_tokens, return_tensors="pt").to(self.device)
             out = self.model(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"],
                              output_hidden_states=True)
-            hidden.append(out.hidden_states[self.hidden_layer].float())
+            states = out.hidden_states[self.hidden_layer].float()
+            if self.zero_padding:
+                states = states * tok["attention_mask"].unsqueeze(-1)
+            if self.adapter is not None:
+                states = self.adapter(states)
+            hidden.append(states)
             masks.append(tok["attention_mask"].long())
         if not hidden:
             return (torch.zeros(0, self.max_tokens, self.hidden_size),

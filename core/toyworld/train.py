@@ -36,6 +36,7 @@ from core.toyworld.model import (
     save_toy_t2i,
     unet_kwargs,
 )
+from core.toyworld.text_adapter import TextAdapter, TextAdapterConfig
 from core.toyworld.text_encoder import ENCODER_NAME, LAST_LAYER, MAX_TOKENS, MiniLMTokenEncoder
 
 
@@ -61,6 +62,10 @@ class TrainConfig:
     # MiniLM layer whose token states are the context. Layer 4 keeps which colour goes with which shape
     # better than the last (core.toyworld.text_encoder), yet a model trained on it was no better on pairs.
     text_hidden_layer: int = LAST_LAYER
+    text_zero_padding: bool = False
+    # Layers of a small transformer trained with the UNet on the frozen MiniLM states (core.toyworld.text_adapter);
+    # 0: none, the UNet reads MiniLM's states directly.
+    text_adapter_layers: int = 0
     checkpoint_every: int = 250
     log_every: int = 25
     threads: int = 2
@@ -97,17 +102,19 @@ class CaptionCache:
         self.mask = mask
 
     @classmethod
-    def build(cls, cache_file: Path | None = None, hidden_layer: int = LAST_LAYER) -> CaptionCache:
+    def build(cls, cache_file: Path | None = None, hidden_layer: int = LAST_LAYER,
+              zero_padding: bool = False) -> CaptionCache:
         captions = scenes.all_captions()
         if cache_file is not None and cache_file.exists():
             data = torch.load(cache_file, weights_only=True)
             if (data["captions"] == captions and data["max_tokens"] == MAX_TOKENS and "mask" in data
-                    and data.get("hidden_layer") == hidden_layer):
+                    and data.get("hidden_layer") == hidden_layer
+                    and data.get("zero_padding", False) == zero_padding):
                 return cls(captions, data["hidden"], data["mask"])
-        hidden, mask = MiniLMTokenEncoder(hidden_layer=hidden_layer).encode(captions)
+        hidden, mask = MiniLMTokenEncoder(hidden_layer=hidden_layer, zero_padding=zero_padding).encode(captions)
         if cache_file is not None:
             torch.save({"captions": captions, "hidden": hidden, "mask": mask, "max_tokens": MAX_TOKENS,
-                        "hidden_layer": hidden_layer}, cache_file)
+                        "hidden_layer": hidden_layer, "zero_padding": zero_padding}, cache_file)
         return cls(captions, hidden, mask)
 
     def __call__(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,12 +133,22 @@ _OPERATIONAL = {"threads", "log_every", "checkpoint_every", "max_minutes", "devi
 
 
 def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
-    # Checkpoints from before the text layer was a setting were trained on the last layer.
-    return {"text_hidden_layer": LAST_LAYER, **{k: v for k, v in train_config.items() if k not in _OPERATIONAL}}
+    # Checkpoints from before these text settings existed were trained on the last layer, padding kept.
+    defaults = {"text_hidden_layer": LAST_LAYER, "text_zero_padding": False, "text_adapter_layers": 0}
+    return {**defaults, **{k: v for k, v in train_config.items() if k not in _OPERATIONAL}}
 
 
 def run_dir_for(seed: int) -> Path:
     return subdir("toy_t2i_train", f"seed{seed}")
+
+
+def _conditioning(cfg: TrainConfig) -> str:
+    text = f"MiniLM hidden_states[{cfg.text_hidden_layer}] (of 6 layers), padded to max_tokens"
+    if cfg.text_zero_padding:
+        text += " (padding states zeroed)"
+    if cfg.text_adapter_layers:
+        text += f", then a {cfg.text_adapter_layers}-layer text adapter trained with the UNet"
+    return text + ", no attention mask"
 
 
 def build_meta(cfg: TrainConfig, unet_cfg: ToyUNetConfig, sched_cfg: ToySchedulerConfig, step: int,
@@ -150,13 +167,15 @@ def build_meta(cfg: TrainConfig, unet_cfg: ToyUNetConfig, sched_cfg: ToySchedule
         "text_encoder": ENCODER_NAME,
         "max_tokens": MAX_TOKENS,
         "text_hidden_layer": cfg.text_hidden_layer,
+        "text_zero_padding": cfg.text_zero_padding,
+        "text_adapter_layers": cfg.text_adapter_layers,
         "image_size": scenes.IMAGE_SIZE,
         "weights": "EMA",
-        "conditioning": (f"MiniLM hidden_states[{cfg.text_hidden_layer}] (of 6 layers), padded to max_tokens, "
-                         "no attention mask"),
+        "conditioning": _conditioning(cfg),
         "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__},
         "train_command": (f"python scripts/train_toy_t2i.py --seed {cfg.seed} --steps {cfg.steps} "
-                          f"--batch-size {cfg.batch_size} --lr {cfg.lr}"),
+                          f"--batch-size {cfg.batch_size} --lr {cfg.lr}"
+                          + (f" --text-adapter-layers {cfg.text_adapter_layers}" if cfg.text_adapter_layers else "")),
     }
 
 
@@ -173,9 +192,16 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
     device = torch.device(cfg.device)
     unet = build_unet(unet_cfg).train().to(device)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
+    # Built after the UNet, so the UNet's initial weights do not depend on whether there is an adapter.
+    adapter = TextAdapter(TextAdapterConfig(layers=cfg.text_adapter_layers)).train().to(device) \
+        if cfg.text_adapter_layers else None
+    ema_adapter = copy.deepcopy(adapter).eval().requires_grad_(False) if adapter is not None else None
+    trained = [unet] + ([adapter] if adapter is not None else [])
+    averaged = [ema] + ([ema_adapter] if ema_adapter is not None else [])
+    params = [p for m in trained for p in m.parameters()]
     scheduler = build_scheduler(sched_cfg)
     alphas_cumprod = scheduler.alphas_cumprod.float().to(device)
-    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, seconds = 0, 0.0
     if ckpt_file.exists():
         state = torch.load(ckpt_file, weights_only=True, map_location=device)  # tensors and plain containers only
@@ -183,21 +209,29 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
             raise RuntimeError(f"{ckpt_file} was written with another config; delete it or change --seed")
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
+        if adapter is not None:
+            adapter.load_state_dict(state["adapter"])
+            ema_adapter.load_state_dict(state["ema_adapter"])
         opt.load_state_dict(state["opt"])
         step, seconds = state["step"], state["seconds"]
         log(f"resumed from {ckpt_file} at step {step}")
 
-    captions = CaptionCache.build(run_dir / "captions.pt", hidden_layer=cfg.text_hidden_layer)
+    captions = CaptionCache.build(run_dir / "captions.pt", hidden_layer=cfg.text_hidden_layer,
+                                   zero_padding=cfg.text_zero_padding)
     empty = ""  # in the caption set: the unconditional input of CFG
     n_params = sum(p.numel() for p in unet.parameters())
+    if adapter is not None:
+        log(f"text adapter {sum(p.numel() for p in adapter.parameters()) / 1e6:.2f} M parameters")
     log(f"unet {n_params / 1e6:.2f} M parameters; {len(captions.index)} captions cached; "
         f"training steps {step}..{cfg.steps}, batch {cfg.batch_size}, {cfg.threads} threads")
 
     def save_checkpoint() -> None:
+        extra = {"adapter": adapter.state_dict(), "ema_adapter": ema_adapter.state_dict()} if adapter else {}
         _atomic_save({"unet": unet.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                       "step": step, "seconds": seconds, "train_config": asdict(cfg),
-                      "unet_config": unet_cfg.to_kwargs()}, ckpt_file)
-        save_toy_t2i(ema, scheduler, run_dir / "partial", build_meta(cfg, unet_cfg, sched_cfg, step, seconds))
+                      "unet_config": unet_cfg.to_kwargs(), **extra}, ckpt_file)
+        save_toy_t2i(ema, scheduler, run_dir / "partial", build_meta(cfg, unet_cfg, sched_cfg, step, seconds),
+                     text_adapter=ema_adapter)
 
     def make_batch(at_step: int) -> list:
         return scenes.generate_batch(np.random.default_rng([cfg.seed, at_step]), cfg.batch_size, p_pair=cfg.p_pair)
@@ -218,6 +252,8 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         # condition dropout: the empty caption (tokens and sentence embedding alike), for CFG
         context, mask = captions([empty if d else s.caption for s, d in zip(batch, drop.tolist(), strict=True)])
         context, mask = context.to(device), mask.to(device)
+        if adapter is not None:
+            context = adapter(context)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         t = torch.randint(0, sched_cfg.num_train_timesteps, (cfg.batch_size,), generator=gen).to(device)
         a = alphas_cumprod[t].view(-1, 1, 1, 1)
@@ -241,12 +277,13 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         loss = per_sample.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         decay = min(cfg.ema_decay, (1 + step) / (10 + step))  # EMA warm-up: early weights fade quickly
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
-                pe.lerp_(p, 1 - decay)
+            for avg, model in zip(averaged, trained, strict=True):
+                for pe, p in zip(avg.parameters(), model.parameters(), strict=True):
+                    pe.lerp_(p, 1 - decay)
         step += 1
         losses.append(loss.item())
         seconds = seconds_at_start + (time.time() - t_start)
@@ -267,6 +304,6 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
     save_checkpoint()
     meta = build_meta(cfg, unet_cfg, sched_cfg, step, seconds)
     if output is not None:
-        save_toy_t2i(ema, scheduler, output, meta)
+        save_toy_t2i(ema, scheduler, output, meta, text_adapter=ema_adapter)
         log(f"saved EMA model ({step} steps) to {output}")
     return meta
