@@ -7,6 +7,7 @@ Saved like any diffusers pipeline folder (`unet/`, `scheduler/`), so it loads th
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,6 @@ def save_toy_t2i(unet, scheduler, path: str | Path, meta: dict[str, Any] | None 
                  text_adapter=None) -> Path:
     """Write `unet/` (safetensors), `scheduler/`, `text_adapter/` (when trained with one) and `toy_t2i.json`
     (config, seed, figures...)."""
-    import shutil
-
     from core.toyworld.text_adapter import FOLDER
 
     path = Path(path)

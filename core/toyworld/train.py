@@ -191,13 +191,12 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
     torch.manual_seed(cfg.seed)  # initial weights
     device = torch.device(cfg.device)
     unet = build_unet(unet_cfg).train().to(device)
-    ema = copy.deepcopy(unet).eval().requires_grad_(False)
     # Built after the UNet, so the UNet's initial weights do not depend on whether there is an adapter.
-    adapter = TextAdapter(TextAdapterConfig(layers=cfg.text_adapter_layers)).train().to(device) \
-        if cfg.text_adapter_layers else None
-    ema_adapter = copy.deepcopy(adapter).eval().requires_grad_(False) if adapter is not None else None
-    trained = [unet] + ([adapter] if adapter is not None else [])
-    averaged = [ema] + ([ema_adapter] if ema_adapter is not None else [])
+    adapter = (TextAdapter(TextAdapterConfig(layers=cfg.text_adapter_layers)).train().to(device)
+               if cfg.text_adapter_layers else None)
+    trained = [m for m in (unet, adapter) if m is not None]
+    averaged = [copy.deepcopy(m).eval().requires_grad_(False) for m in trained]  # the EMA copies
+    ema, ema_adapter = averaged[0], (averaged[1] if adapter is not None else None)
     params = [p for m in trained for p in m.parameters()]
     scheduler = build_scheduler(sched_cfg)
     alphas_cumprod = scheduler.alphas_cumprod.float().to(device)
