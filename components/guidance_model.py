@@ -19,6 +19,14 @@ def toy_installed() -> bool:
     return assets.get("toy_t2i").installed()
 
 
+def toy_quality_summary() -> str | None:
+    """The committed toy model's recorded figures in a sentence (None when none are recorded)."""
+    from core.toyworld.model import default_model_path, load_meta
+    from core.toyworld.quality import quality_summary
+
+    return quality_summary(load_meta(default_model_path()).get("quality"))
+
+
 def source_to_choice(source: str) -> tuple[str, str]:
     """(selectbox choice, custom text) for a saved run's model source."""
     if source == "embedded:toy_t2i":
@@ -36,6 +44,9 @@ def model_choice(key: str) -> str | None:
                                "architectures (UNet cross-attention, SD3 joint attention) but no training.")
     if choice == TOY:
         if toy_installed():
+            summary = toy_quality_summary()
+            if summary:
+                st.caption(summary)
             return "embedded:toy_t2i"
         st.warning("The toy model's weights are not installed yet (they are being trained). Using a tiny "
                    "random model of the same shape instead: its images are noise-like.")

@@ -33,6 +33,12 @@ def test_first_load_runs_nothing(data_dir):
     at = page(data_dir)
     assert at.title[0].value == "Negative prompts"
     assert any("Nothing runs before that" in i.value for i in at.info)
+    # the embedded model's own recorded figures are shown with it (its two-object weakness included)
+    from components.guidance_model import toy_quality_summary
+
+    summary = toy_quality_summary()
+    assert summary and "two-object" in summary
+    assert any(c.value == summary for c in at.caption)
     runs = Path(data_dir) / "gallery" / "negative_prompts"
     assert not runs.exists() or not any(runs.iterdir())
 

@@ -129,3 +129,22 @@ def evaluate_and_record(path: str | Path, samples_per_prompt: int = 4, guidance_
     meta_file.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     log(f"wrote quality figures to {meta_file}")
     return figures
+
+
+def quality_summary(quality: dict[str, Any] | None) -> str | None:
+    """One line for people about to use the model: its recorded figures (toy_t2i.json "quality"), or None
+    when none are recorded. Two-object prompts are the model's weak spot; a researcher comparing guidance
+    methods on them should know how often the model fails with no negative prompt at all."""
+    try:
+        single, pair = quality["single"], quality["pair"]
+        text = (f"Measured by the exact checker ({quality['steps']} steps, CFG {quality['guidance_scale']:g}, "
+                f"{single['n']} single-object and {pair['n']} two-object images): one object drawn right in {single['correct']:.0%}")
+        if "position" in quality:
+            text += f", the named position right in {quality['position']['correct']:.0%}"
+        text += f", both objects of a two-object prompt right in {pair['correct']:.0%}."
+    except (KeyError, TypeError, ValueError):
+        return None
+    if pair["correct"] < 0.9:
+        text += (f" So about {1 - pair['correct']:.0%} of two-object images go wrong before any negative prompt "
+                 "is given: judge methods over several seeds.")
+    return text
