@@ -134,7 +134,8 @@ _OPERATIONAL = {"threads", "log_every", "checkpoint_every", "max_minutes", "devi
 
 def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
     # Checkpoints from before these text settings existed were trained on the last layer, padding kept.
-    defaults = {"text_hidden_layer": LAST_LAYER, "text_zero_padding": False, "text_adapter_layers": 0}
+    defaults = {k: TrainConfig.__dataclass_fields__[k].default
+                for k in ("text_hidden_layer", "text_zero_padding", "text_adapter_layers")}
     return {**defaults, **{k: v for k, v in train_config.items() if k not in _OPERATIONAL}}
 
 
@@ -225,7 +226,8 @@ def train(cfg: TrainConfig, output: Path | None = None, run_dir: Path | None = N
         f"training steps {step}..{cfg.steps}, batch {cfg.batch_size}, {cfg.threads} threads")
 
     def save_checkpoint() -> None:
-        extra = {"adapter": adapter.state_dict(), "ema_adapter": ema_adapter.state_dict()} if adapter else {}
+        extra = ({"adapter": adapter.state_dict(), "ema_adapter": ema_adapter.state_dict()}
+                 if adapter is not None else {})
         _atomic_save({"unet": unet.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                       "step": step, "seconds": seconds, "train_config": asdict(cfg),
                       "unet_config": unet_cfg.to_kwargs(), **extra}, ckpt_file)
